@@ -1,0 +1,41 @@
+# AlexNet Lab. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-all lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with its dev tools
+
+train: $(STAMP) ## run train.py (the offline default); overrides in ARGS="model=alexnet_bn ..."
+	$(BIN)/python train.py $(ARGS)
+
+test: $(STAMP) ## run the fast tests (what CI runs)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+test-all: $(STAMP) ## run every test, the slow ones too
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP) ## check style and common bugs with ruff
+	$(BIN)/ruff check src tests *.py
+	$(BIN)/ruff format --check src tests *.py
+
+format: $(STAMP) ## format and auto-fix with ruff
+	$(BIN)/ruff format src tests *.py
+	$(BIN)/ruff check --fix src tests *.py
+
+clean: ## remove run outputs and caches (keeps .venv and data/)
+	rm -rf logs .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,48 @@
+"""Run a task function as a Hydra app, turning user errors into one line + exit 2."""
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import hydra
+from hydra.errors import CompactHydraException, InstantiationException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from alexnet.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def user_error_in(err: BaseException | None) -> BaseException | None:
+    """The user's mistake behind ``err``, if it is one: a UserError (which Hydra may
+    wrap while instantiating), a bad override or an unknown config option."""
+    while err is not None:
+        if isinstance(err, (UserError, OmegaConfBaseException)):
+            return err
+        if isinstance(err, CompactHydraException) and not isinstance(err, InstantiationException):
+            return err
+        err = err.__cause__
+    return None
+
+
+def one_line(err: BaseException) -> str:
+    """The message on one line: Hydra's multi-line ones ("Available options ...") folded."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
+def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:
+    """Call ``task`` through ``@hydra.main``; a mistake the user can fix prints
+    ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
+    # Let exceptions reach us instead of Hydra printing and exiting with status 1.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    main = hydra.main(version_base="1.3", config_path=str(config_dir), config_name=config_name)
+    try:
+        main(task)()
+    except Exception as err:
+        cause = user_error_in(err)
+        if cause is None:
+            raise
+        print(f"error: {one_line(cause)}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

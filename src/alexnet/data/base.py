@@ -1,0 +1,100 @@
+"""What every classification DataModule shares: loaders, worker defaults, checks."""
+
+import os
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from alexnet.errors import UserError
+
+
+def default_num_workers() -> int:
+    """One loader worker per CPU core the process may use, at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(8, cores or 1)
+
+
+class ClassificationDataModule(L.LightningDataModule):
+    """Base class: subclasses set ``class_names`` and build the three splits in
+    ``build_splits``; this class checks them and turns them into DataLoaders.
+
+    Args:
+        num_classes: classes the config declares (the model is built with as many).
+        in_channels: image channels the config declares.
+        batch_size: images per batch (per device under DDP).
+        num_workers: loader processes; ``None`` picks a default for the dataset.
+        pin_memory: page-locked batches for faster host-to-GPU copies.
+        persistent_workers: keep workers alive between epochs (when num_workers > 0).
+        image_size: the square size the model wants; images are resized to it.
+    """
+
+    #: num_workers when the config leaves it unset; in-memory datasets override with 0.
+    auto_num_workers: int | None = None
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        batch_size: int = 128,
+        num_workers: int | None = None,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        image_size: int = 224,
+    ):
+        super().__init__()
+        if batch_size <= 0:
+            raise UserError(f"data.batch_size={batch_size} must be a positive integer")
+        if num_workers is not None and num_workers < 0:
+            raise UserError(f"data.num_workers={num_workers} must be >= 0 (or null for auto)")
+        if image_size <= 0:
+            raise UserError(f"image_size={image_size} must be positive")
+        self.num_classes, self.in_channels = num_classes, in_channels
+        self.batch_size = batch_size
+        if num_workers is None:
+            num_workers = (
+                default_num_workers() if self.auto_num_workers is None else self.auto_num_workers
+            )
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.image_size = image_size
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None
+        self.class_names: list[str] = []
+
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        """The train, val and test datasets, each yielding (image tensor, label)."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        self.train_set, self.val_set, self.test_set = self.build_splits()
+        if len(self.class_names) != self.num_classes:
+            raise UserError(
+                f"data.num_classes={self.num_classes} but the dataset has "
+                f"{len(self.class_names)} classes: set data.num_classes={len(self.class_names)}"
+            )
+
+    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call setup() before asking for a DataLoader")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.persistent_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)

@@ -1,0 +1,115 @@
+"""The LightningModule that trains, validates and tests any image classifier."""
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from alexnet.errors import UserError
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+
+
+def _check_optimizer(optimizer: OptimizerFactory) -> None:
+    """Build the optimizer once on a dummy parameter, so that a bad value (lr <= 0,
+    momentum < 0, ...) stops the run before training with torch's own message."""
+    try:
+        optimizer([nn.Parameter(torch.zeros(1))])
+    except ValueError as err:
+        raise UserError(f"optimizer: {err}") from None
+
+
+class ClassifierModule(L.LightningModule):
+    """Cross-entropy training of ``net`` with top-1/top-5 accuracy.
+
+    Logs ``{train,val,test}/loss``, ``{train,val,test}/acc``, ``{val,test}/acc_top5``
+    and ``val/acc_best``. ``optimizer`` and ``scheduler`` are factories (Hydra
+    ``_partial_`` configs); ``run_config`` (the resolved run config) and
+    ``class_names`` are saved, as plain containers, in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        num_classes: int = 1000,
+        label_smoothing: float = 0.0,
+        monitor: str = "val/acc",
+        run_config: dict | None = None,
+        class_names: list[str] | None = None,
+    ):
+        super().__init__()
+        _check_optimizer(optimizer)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise UserError(f"label_smoothing={label_smoothing} must be in [0, 1)")
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        top5 = min(5, num_classes)
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "acc_top5": MulticlassAccuracy(num_classes, top_k=top5, average="micro"),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.val_acc_best = MaxMetric()
+        size = getattr(net, "input_size", None)
+        if size:  # lets the model summary show each layer's in/out sizes
+            self.example_input_array = torch.zeros(1, getattr(net, "in_channels", 3), size, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def setup(self, stage: str) -> None:
+        # Class names travel with the weights, so predictions can print them.
+        names = getattr(self.trainer.datamodule, "class_names", None)
+        if names:
+            self.hparams["class_names"] = list(names)
+
+    def _step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
+        images, targets = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
+        metrics.update(logits, targets)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train", self.train_metrics)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val", self.val_metrics)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test", self.test_metrics)
+
+    def on_train_start(self) -> None:
+        # The sanity check's batches must not count towards the best accuracy.
+        self.val_acc_best.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_acc_best(self.val_metrics["acc"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def configure_optimizers(self) -> dict:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor},
+        }

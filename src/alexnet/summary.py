@@ -1,0 +1,29 @@
+"""The table a run prints at the end."""
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+SHOWN = ("acc", "acc_top5", "loss")
+
+
+def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seconds: float) -> None:
+    """Top-1/top-5 accuracy and error (1 − acc, as the paper reports) per split."""
+    table = Table(title="Results")
+    for column in ("split", "top-1 acc", "top-5 acc", "top-1 err", "top-5 err", "loss"):
+        table.add_column(column, justify="right" if column != "split" else "left")
+    for split in ("train", "val", "test"):
+        acc, top5, loss = (metrics.get(f"{split}/{name}") for name in SHOWN)
+        if acc is None and loss is None:
+            continue
+        cells = [acc, top5, None if acc is None else 1 - acc, None if top5 is None else 1 - top5]
+        table.add_row(split, *(f"{v:.2%}" if v is not None else "-" for v in cells),
+                      f"{loss:.4f}" if loss is not None else "-")  # fmt: skip
+    console = Console(soft_wrap=True)
+    console.print(table)
+    if "val/acc_best" in metrics:
+        console.print(f"best val top-1: {metrics['val/acc_best']:.2%}")
+    if best_ckpt:
+        console.print(f"best checkpoint: {best_ckpt}")
+    console.print(f"run directory: {run_dir}   ({seconds:.0f} s)")

@@ -1,0 +1,1 @@
+"""Task functions: each takes a composed config and does one job."""
