@@ -1,8 +1,8 @@
 """Train a model. Examples:
 
-    python train.py                                   # alexnet_mini on digits, offline
-    python train.py model=alexnet_bn data=cifar10 trainer.max_epochs=30
-    python train.py -m optimizer.lr=0.003,0.01 model=alexnet_mini,alexnet_bn
+python train.py                                   # alexnet_mini on digits, offline
+python train.py model=alexnet_bn data=cifar10 trainer.max_epochs=30
+python train.py -m optimizer.lr=0.003,0.01 model=alexnet_mini,alexnet_bn
 """
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Run a task function as a Hydra app, turning user errors into one line + exit 2."""
 
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -28,8 +29,22 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
 
 
 def one_line(err: BaseException) -> str:
-    """The message on one line: Hydra's multi-line ones ("Available options ...") folded."""
-    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    """The message on one line; Hydra's "Config search path" appendix left out."""
+    text = str(err).split("Config search path")[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def exit_if_user_error(err: Exception) -> None:
+    """Print a user's mistake as one line and exit with status 2; return otherwise."""
+    cause = user_error_in(err)
+    if cause is not None:
+        print(f"error: {one_line(cause)}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+
+class _NoAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
 
 
 def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:
@@ -37,12 +52,19 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
     # Let exceptions reach us instead of Hydra printing and exiting with status 1.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_NoAdverts())
+
+    def guarded_task(cfg: DictConfig) -> object:
+        try:
+            return task(cfg)
+        except Exception as err:
+            exit_if_user_error(err)
+            raise
+
     main = hydra.main(version_base="1.3", config_path=str(config_dir), config_name=config_name)
     try:
-        main(task)()
-    except Exception as err:
-        cause = user_error_in(err)
-        if cause is None:
-            raise
-        print(f"error: {one_line(cause)}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        main(guarded_task)()
+    except Exception as err:  # composing the config failed: unknown option, bad override
+        exit_if_user_error(err)
+        raise

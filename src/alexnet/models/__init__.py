@@ -4,4 +4,10 @@ from alexnet.models.alexnet import ARCHS, AlexNet
 from alexnet.models.layers import LocalResponseNorm
 from alexnet.models.pretrained import alexnet_torchvision, load_torchvision_weights
 
-__all__ = ["ARCHS", "AlexNet", "LocalResponseNorm", "alexnet_torchvision", "load_torchvision_weights"]
+__all__ = [
+    "ARCHS",
+    "AlexNet",
+    "LocalResponseNorm",
+    "alexnet_torchvision",
+    "load_torchvision_weights",
+]

@@ -212,7 +212,7 @@ class AlexNet(nn.Module):
         early stages of learning by providing the ReLUs with positive inputs"), else 0."""
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
         linears = [m for m in self.classifier if isinstance(m, nn.Linear)]
-        split = [conv for conv, spec in zip(convs, layout.convs) if spec.grouped]
+        split = [conv for conv, spec in zip(convs, layout.convs, strict=True) if spec.grouped]
         ones = {id(m) for m in [*split, *linears[:-1]]}
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):

@@ -1,0 +1,50 @@
+"""Shared fixtures: composed configs, and datasets written in their real on-disk format."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "configs"
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers next to the tests
+
+
+@pytest.fixture(autouse=True)
+def _quiet_offline_wandb(monkeypatch, tmp_path):
+    """W&B never reaches a server from a test and keeps its files in the test's dir."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+
+
+def compose_config(run_dir: Path, *overrides: str, config_name: str = "train") -> DictConfig:
+    """The config `python train.py *overrides` would run, writing into ``run_dir``."""
+    paths = [f"paths.root_dir={ROOT}", f"paths.output_dir={run_dir}", f"paths.log_dir={run_dir}"]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name, overrides=[*paths, *overrides])
+
+
+@pytest.fixture
+def cifar10_root(tmp_path_factory) -> Path:
+    from fixtures import write_cifar10
+
+    return write_cifar10(tmp_path_factory.mktemp("cifar10"))
+
+
+def run_script(script: str, *args: str, env: dict | None = None, cwd: Path | None = None):
+    """Run an entry point as a user would; returns the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -1,0 +1,60 @@
+"""Small datasets written in each dataset's real on-disk format, and a W&B log reader."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+# A closed port on loopback as proxy: every download fails at once, as with no network.
+NO_NETWORK = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
+                 "dog", "frog", "horse", "ship", "truck"]  # fmt: skip
+
+
+def write_cifar10(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
+    """``root/cifar-10-batches-py/`` with five training batches, a test batch and
+    ``batches.meta``, pickled like the real ones (uint8 rows of 3072 = R, G, B planes)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        labels = [i % 10 for i in range(per_batch)]
+        batch = {
+            "batch_label": name,
+            "labels": labels,
+            "data": rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8),
+            "filenames": [f"{name}_{i}.png" for i in range(per_batch)],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {"label_names": CIFAR_CLASSES, "num_cases_per_batch": per_batch, "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return root
+
+
+def read_wandb_log(run_dir: Path) -> list:
+    """The records of a run's ``run-<id>.wandb`` file (a LevelDB-style log of protobuf
+    ``Record`` messages after a 7-byte W&B header). wandb ships no Python reader for it
+    any more, so this is the reader, written from the format."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = Path(run_dir).glob("run-*.wandb")
+    data, block = path.read_bytes(), 32768
+    assert data[:4] == b":W&B", "not a W&B transaction log"
+    records, pending, pos = [], b"", 7
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        if kind == 0:
+            break
+        pending += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # FULL or LAST: a whole record
+            record = pb.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+            pending = b""
+    return records

@@ -1,0 +1,82 @@
+"""The training task, run for real on digits and on a CIFAR-10 fixture."""
+
+import csv
+
+import pytest
+import torch
+
+from alexnet.tasks.train import train
+from conftest import compose_config
+from fixtures import read_wandb_log
+
+MODELS = ["alexnet", "alexnet_bn", "alexnet_mini", "alexnet_torchvision"]
+QUIET = ["callbacks=none", "logger=csv", "trainer.enable_progress_bar=false",
+         "trainer.enable_model_summary=false"]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_fast_dev_run_on_digits(model, tmp_path):
+    cfg = compose_config(tmp_path, f"model={model}", "debug=fast_dev_run", "data.batch_size=4",
+                         *QUIET)  # fmt: skip
+    metrics = train(cfg)
+    assert {"train/loss", "train/acc", "test/acc", "test/acc_top5"} <= set(metrics)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_fast_dev_run_on_cifar10(model, tmp_path, cifar10_root):
+    cfg = compose_config(
+        tmp_path, f"model={model}", "data=cifar10", f"data.root={cifar10_root}",
+        "data.val_size=10", "data.batch_size=4", "data.num_workers=0", "debug=fast_dev_run",
+        *QUIET,
+    )  # fmt: skip
+    metrics = train(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss"] > 0
+
+
+def test_default_run_learns_digits(tmp_path):
+    """`python train.py` as it is, but for the loggers: it must reach 95% test top-1."""
+    metrics = train(compose_config(tmp_path, "logger=csv"))
+    assert metrics["test/acc"] >= 0.95, metrics
+    assert metrics["val/acc_best"] >= metrics["val/acc"]
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    assert type(hparams["run_config"]) is dict and hparams["run_config"]["model"]["arch"] == "mini"
+    assert hparams["class_names"] == [str(d) for d in range(10)]
+
+
+def short_run(tmp_path, *overrides):
+    return compose_config(
+        tmp_path, "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2", "~callbacks.progress_bar", *overrides,
+    )  # fmt: skip
+
+
+def test_wandb_offline_run_holds_config_and_metrics(tmp_path):
+    train(short_run(tmp_path, "trainer.max_epochs=2", "logger=wandb", "tags=[unit]"))
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    records = read_wandb_log(run_dir)
+    kinds = [r.WhichOneof("record_type") for r in records]
+    logged = {item.key or "/".join(item.nested_key) for r in records if r.HasField("history")
+              for item in r.history.item}  # fmt: skip
+    assert {"train/loss_epoch", "val/acc", "val/acc_best", "test/acc", "test/acc_top5"} <= logged
+    config = {item.key for r in records if r.HasField("config") for item in r.config.update}
+    assert {"model", "data", "optimizer", "trainer", "seed"} <= config
+    run = next(r.run for r in records if r.HasField("run"))
+    assert list(run.tags) == ["unit"]
+    assert "exit" in kinds  # the run was finished, so the next job starts a new one
+
+
+def read_epochs(metrics_csv) -> set[int]:
+    with open(metrics_csv) as f:
+        return {int(row["epoch"]) for row in csv.DictReader(f) if row.get("val/acc")}
+
+
+def test_resume_continues_from_the_saved_epoch(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    train(short_run(first, "trainer.max_epochs=1", "logger=csv"))
+    last = first / "checkpoints" / "last.ckpt"
+    steps_after_one = torch.load(last, weights_only=True)["global_step"]
+    train(short_run(second, "trainer.max_epochs=3", "logger=csv", f"ckpt_path={last}"))
+    resumed = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["epoch"] == 2 and resumed["global_step"] == 3 * steps_after_one
+    assert read_epochs(second / "csv" / "metrics.csv") == {1, 2}

@@ -1,0 +1,38 @@
+"""The entry points as a user runs them: mistakes end with one line and status 2."""
+
+import pytest
+
+from conftest import run_script
+from fixtures import NO_NETWORK
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optimizer.lr=-0.1"], "error: optimizer: Invalid learning rate: -0.1"),
+        (["data.batch_size=0"], "error: data.batch_size=0 must be a positive integer"),
+        (["model=resnet"], "Available options in 'model': alexnet alexnet_bn"),
+        (["data=imagenet21k"], "Could not find 'data/imagenet21k'"),
+        (["model.norm=group"], "error: model.norm='group' is not one of lrn, bn, none"),
+        (["trainer.max_epoch=2"], "Could not override 'trainer.max_epoch'"),
+        (["data=cifar10", "data.root=missing"], "Download https://www.cs.toronto.edu/"),
+    ],
+    ids=["lr", "batch_size", "model", "data", "norm", "typo", "offline-dataset"],
+)
+def test_user_errors_exit_2_with_one_line(overrides, message, tmp_path):
+    result = run_script("train.py", *overrides, "logger=csv", env=NO_NETWORK, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_train_prints_the_results_table_and_run_dir(tmp_path):
+    result = run_script(
+        "train.py", "debug=fast_dev_run", "data.batch_size=8", "model=alexnet", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "top-1 acc" in result.stdout and "top-5 acc" in result.stdout
+    assert "Total params: 56.9 M" in result.stdout  # the summary: 10 classes, 1 channel
+    assert f"run directory: {tmp_path / 'logs' / 'train' / 'runs'}" in result.stdout
+    assert not (tmp_path / "lightning_logs").exists() and not (tmp_path / "wandb").exists()

@@ -1,0 +1,31 @@
+"""Every option of every config group composes into a config that resolves."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import CONFIG_DIR, compose_config
+
+GROUPS = sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+OPTIONS = [
+    (group, path.stem) for group in GROUPS for path in sorted((CONFIG_DIR / group).glob("*.yaml"))
+]
+
+
+def test_every_group_has_options():
+    assert {"model", "data", "optimizer", "scheduler", "trainer", "logger", "callbacks",
+            "paths", "debug", "experiment"} <= set(GROUPS)  # fmt: skip
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_resolves(group, option, tmp_path):
+    cfg = compose_config(tmp_path, f"{group}={option}")
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert container["data"]["image_size"] == container["model"]["input_size"]
+    assert container["model"]["num_classes"] == container["data"]["num_classes"]
+
+
+def test_default_is_mini_on_digits(tmp_path):
+    cfg = compose_config(tmp_path)
+    assert cfg.model.arch == "mini" and cfg.data._target_.endswith("DigitsDataModule")
+    assert set(cfg.logger) == {"csv", "wandb"}
+    assert {"model_checkpoint", "lr_monitor", "progress_bar", "model_summary"} <= set(cfg.callbacks)
