@@ -58,3 +58,61 @@ def read_wandb_log(run_dir: Path) -> list:
             records.append(record)
             pending = b""
     return records
+
+
+def write_image(path: Path, size=(48, 40), mode: str = "RGB", seed: int = 0) -> Path:
+    """A small real image file in ``mode``, its format taken from the extension."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    if mode == "I;16":  # 16-bit grayscale, as some scanners and microscopes write
+        image = Image.fromarray(pixels[..., 0].astype(np.uint16) * 257)
+    else:
+        image = Image.fromarray(pixels).convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def write_class_tree(root: Path, classes: list[str], per_class: int, name="img_{:04d}.jpg",
+                     seed: int = 0) -> Path:  # fmt: skip
+    """``root/<class>/<name>`` JPEGs: per_class of each class."""
+    for c, cls in enumerate(classes):
+        for i in range(per_class):
+            write_image(root / cls / name.format(i + 1), seed=seed + 1000 * c + i)
+    return root
+
+
+CALTECH_CLASSES = ["Faces_easy", "Leopards", "accordion", "airplanes"]
+
+
+def write_caltech101(root: Path, per_class: int = 12) -> Path:
+    """torchvision's layout: ``root/caltech101/101_ObjectCategories/<class>/image_0001.jpg``
+    and the BACKGROUND_Google clutter folder, which is not a class. Some images are
+    grayscale, as in the real dataset."""
+    folder = root / "caltech101" / "101_ObjectCategories"
+    write_class_tree(folder, CALTECH_CLASSES, per_class, name="image_{:04d}.jpg")
+    write_class_tree(folder, ["BACKGROUND_Google"], 3, name="image_{:04d}.jpg")
+    write_image(folder / "accordion" / "image_0001.jpg", mode="L")
+    return root
+
+
+IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
+                    "n03394916", "n03417042", "n03425413", "n03445777", "n03888605"]  # fmt: skip
+
+
+def write_imagenette(root: Path, per_class: int = 6) -> Path:
+    """``root/imagenette2-160/{train,val}/<wnid>/*.JPEG``, as the archive extracts."""
+    base = root / "imagenette2-160"
+    write_class_tree(base / "train", IMAGENETTE_WNIDS, per_class, name="n_{:05d}.JPEG")
+    write_class_tree(base / "val", IMAGENETTE_WNIDS, 2, name="ILSVRC2012_val_{:08d}.JPEG")
+    return root
+
+
+def write_ilsvrc(root: Path, wnids: list[str], per_class: int = 6) -> Path:
+    """An ILSVRC-2012 tree: ``train/<wnid>/<wnid>_N.JPEG`` and class-folder ``val/``."""
+    for wnid in wnids:
+        write_class_tree(root / "train", [wnid], per_class, name=wnid + "_{}.JPEG")
+        write_class_tree(root / "val", [wnid], 2, name="ILSVRC2012_val_{:08d}.JPEG")
+    return root

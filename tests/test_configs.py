@@ -16,9 +16,13 @@ def test_every_group_has_options():
             "paths", "debug", "experiment"} <= set(GROUPS)  # fmt: skip
 
 
+# Values a user must give for some options (`???` in the file).
+REQUIRED = {("data", "image_folder"): ["data.root=/some/folder", "data.num_classes=3"]}
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_resolves(group, option, tmp_path):
-    cfg = compose_config(tmp_path, f"{group}={option}")
+    cfg = compose_config(tmp_path, f"{group}={option}", *REQUIRED.get((group, option), []))
     container = OmegaConf.to_container(cfg, resolve=True)
     assert container["data"]["image_size"] == container["model"]["input_size"]
     assert container["model"]["num_classes"] == container["data"]["num_classes"]

@@ -29,8 +29,11 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
 
 
 def one_line(err: BaseException) -> str:
-    """The message on one line; Hydra's "Config search path" appendix left out."""
-    text = str(err).split("Config search path")[0]
+    """The message on one line: Hydra's "Config search path" appendix left out, and a
+    DataLoader worker's traceback reduced to the original message."""
+    text = str(err).split("Config search path")[0].strip()
+    if "Original Traceback" in text:  # torch re-raises worker errors with the traceback
+        text = text.splitlines()[-1].split(": ", 1)[-1]
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

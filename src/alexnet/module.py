@@ -37,7 +37,7 @@ class ClassifierModule(L.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        optimizer: OptimizerFactory,
+        optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         num_classes: int = 1000,
         label_smoothing: float = 0.0,
@@ -46,7 +46,8 @@ class ClassifierModule(L.LightningModule):
         class_names: list[str] | None = None,
     ):
         super().__init__()
-        _check_optimizer(optimizer)
+        if optimizer is not None:  # None: evaluation only
+            _check_optimizer(optimizer)
         if not 0.0 <= label_smoothing < 1.0:
             raise UserError(f"label_smoothing={label_smoothing} must be in [0, 1)")
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
@@ -77,9 +78,17 @@ class ClassifierModule(L.LightningModule):
         if names:
             self.hparams["class_names"] = list(names)
 
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch; for a batch of several views per image (B, V, C, H, W),
+        such as the paper's ten crops, the log of the views' mean softmax."""
+        if images.ndim == 5:
+            probs = self(images.flatten(0, 1)).softmax(dim=-1)
+            return probs.view(*images.shape[:2], -1).mean(dim=1).log()
+        return self(images)
+
     def _step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
         images, targets = batch
-        logits = self(images)
+        logits = self.logits(images)
         loss = F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
         metrics.update(logits, targets)
         on_step = stage == "train"
@@ -105,6 +114,8 @@ class ClassifierModule(L.LightningModule):
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def configure_optimizers(self) -> dict:
+        if self.optimizer_factory is None:
+            raise UserError("training needs an optimizer config")
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}

@@ -27,10 +27,13 @@ class ClassificationDataModule(L.LightningDataModule):
         pin_memory: page-locked batches for faster host-to-GPU copies.
         persistent_workers: keep workers alive between epochs (when num_workers > 0).
         image_size: the square size the model wants; images are resized to it.
+        tta: test-time views: ``center`` or ``ten_crop`` (the paper's 10 patches).
     """
 
     #: num_workers when the config leaves it unset; in-memory datasets override with 0.
     auto_num_workers: int | None = None
+    #: whether the test pipeline can produce the paper's ten crops.
+    supports_ten_crop = False
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class ClassificationDataModule(L.LightningDataModule):
         pin_memory: bool = True,
         persistent_workers: bool = True,
         image_size: int = 224,
+        tta: str = "center",
     ):
         super().__init__()
         if batch_size <= 0:
@@ -49,6 +53,13 @@ class ClassificationDataModule(L.LightningDataModule):
             raise UserError(f"data.num_workers={num_workers} must be >= 0 (or null for auto)")
         if image_size <= 0:
             raise UserError(f"image_size={image_size} must be positive")
+        if tta not in ("center", "ten_crop"):
+            raise UserError(f"tta={tta!r} is not one of center, ten_crop")
+        if tta == "ten_crop" and not self.supports_ten_crop:
+            raise UserError(
+                "tta=ten_crop needs a dataset read from image files (caltech101, imagenette, "
+                "imagenet_subset, image_folder)"
+            )
         self.num_classes, self.in_channels = num_classes, in_channels
         self.batch_size = batch_size
         if num_workers is None:
@@ -58,7 +69,7 @@ class ClassificationDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
-        self.image_size = image_size
+        self.image_size, self.tta = image_size, tta
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None

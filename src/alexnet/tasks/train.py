@@ -47,7 +47,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
-            (tested,) = trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
+            (tested,) = trainer.test(
+                module, datamodule=datamodule, ckpt_path=best or None, verbose=False
+            )
             metrics.update(tested)
     finally:
         finish_loggers(loggers)

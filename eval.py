@@ -1,0 +1,13 @@
+"""Evaluate a checkpoint. Examples:
+
+python eval.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt
+python eval.py ckpt_path=... data=caltech101 tta=ten_crop split=val
+"""
+
+from pathlib import Path
+
+from alexnet.cli import run_hydra
+from alexnet.tasks.evaluate import evaluate
+
+if __name__ == "__main__":
+    run_hydra(evaluate, Path(__file__).parent / "configs", "eval")

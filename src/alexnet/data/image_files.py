@@ -1,0 +1,94 @@
+"""The base of every DataModule that reads image files in class folders."""
+
+from pathlib import Path
+
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import Dataset
+
+from alexnet.data.base import ClassificationDataModule
+from alexnet.data.images import FolderScan, ImageFiles, Sample, scan_class_folders
+from alexnet.data.splits import stratified_holdout
+from alexnet.data.transforms import PRESETS, eval_transform, train_transform
+from alexnet.errors import UserError
+
+Splits = tuple[list[Sample], list[Sample], list[Sample]]
+
+
+class ImageFilesDataModule(ClassificationDataModule):
+    """Subclasses find the (path, label) samples of each split in ``find_splits``; this
+    class checks them, reports skipped files and applies the image pipeline.
+
+    Args:
+        root: where the dataset is (or will be downloaded).
+        preset: ``paper`` or ``modern`` training pipeline (see alexnet.data.transforms).
+        val_fraction: share of each class's training images held out for validation.
+        split_seed: seed of every split (fixed: the same on every machine and rank).
+        max_per_class: use at most this many training images of each class (null = all).
+        check_files: read every image's header once in ``setup`` to skip unreadable files.
+    """
+
+    supports_ten_crop = True
+
+    def __init__(
+        self,
+        root: str,
+        preset: str = "paper",
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        max_per_class: int | None = None,
+        check_files: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if preset not in PRESETS:
+            raise UserError(f"data.preset={preset!r} is not one of {', '.join(PRESETS)}")
+        self.root, self.preset = Path(root), preset
+        self.val_fraction, self.split_seed = val_fraction, split_seed
+        self.max_per_class, self.check_files = max_per_class, check_files
+        self.skipped: list[str] = []
+
+    def find_splits(self) -> Splits:
+        """The (train, val, test) samples; labels index ``self.class_names``."""
+        raise NotImplementedError
+
+    def scan(
+        self, folder: Path, class_folders: list[str], max_per_class: int | None = None
+    ) -> list[Sample]:
+        """The samples of ``folder/<class folder>/``, labelled by position in
+        ``class_folders``; skipped files noted."""
+        found: FolderScan = scan_class_folders(
+            folder, class_folders, max_per_class, check=self.check_files
+        )
+        self.skipped += found.skipped
+        return found.samples
+
+    def hold_out_val(self, samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+        """(train, val): ``val_fraction`` of each class moved to validation."""
+        kept, held = stratified_holdout([y for _, y in samples], self.val_fraction, self.split_seed)
+        return [samples[i] for i in kept], [samples[i] for i in held]
+
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        train, val, test = self.find_splits()
+        for name, samples in (("train", train), ("val", val), ("test", test)):
+            if not samples:
+                raise UserError(f"the {name} split of {self.root} has no images")
+        self._report_skipped()
+        return (
+            ImageFiles(train, train_transform(self.preset, self.image_size)),
+            ImageFiles(val, eval_transform(self.image_size)),
+            ImageFiles(test, eval_transform(self.image_size, self.tta)),
+        )
+
+    def _report_skipped(self) -> None:
+        if not self.skipped:
+            return
+        where = "the run directory"
+        if self.trainer is not None and self.trainer.is_global_zero:
+            listing = Path(self.trainer.default_root_dir) / "skipped_images.txt"
+            listing.parent.mkdir(parents=True, exist_ok=True)
+            listing.write_text("\n".join(self.skipped) + "\n")
+            where = str(listing)
+        rank_zero_warn(
+            f"skipped {len(self.skipped)} unreadable files (empty or not images) under "
+            f"{self.root}; listed in {where}"
+        )
