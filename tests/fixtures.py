@@ -99,7 +99,7 @@ def write_caltech101(root: Path, per_class: int = 12) -> Path:
 
 
 IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
-                    "n03394916", "n03417042", "n03425413", "n03445777", "n03888605"]  # fmt: skip
+                    "n03394916", "n03417042", "n03425413", "n03445777", "n03888257"]  # fmt: skip
 
 
 def write_imagenette(root: Path, per_class: int = 6) -> Path:

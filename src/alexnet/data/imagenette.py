@@ -6,7 +6,9 @@ from alexnet.data.image_files import ImageFilesDataModule, Splits
 from alexnet.data.images import list_class_folders
 from alexnet.errors import UserError
 
-SIZES = ("full", "320px", "160px")
+# The archive (and the folder it extracts to) of each size; torchvision downloads them.
+FOLDERS = {"full": "imagenette2", "320px": "imagenette2-320", "160px": "imagenette2-160"}
+URL = "https://s3.amazonaws.com/fast-ai-imageclas/{}.tgz"
 
 
 class ImagenetteDataModule(ImageFilesDataModule):
@@ -23,11 +25,10 @@ class ImagenetteDataModule(ImageFilesDataModule):
     def __init__(self, root: str = "data/imagenette", size: str = "320px",
                  download: bool = True, **kwargs):  # fmt: skip
         super().__init__(root=root, **kwargs)
-        if size not in SIZES:
-            raise UserError(f"data.size={size!r} is not one of {', '.join(SIZES)}")
+        if size not in FOLDERS:
+            raise UserError(f"data.size={size!r} is not one of {', '.join(FOLDERS)}")
         self.size, self.download = size, download
-        self.url = datasets.Imagenette._URLS[size][0]  # torchvision's table of archives
-        self.folder = self.root / self.url.rsplit("/", 1)[1].removesuffix(".tgz")
+        self.folder = self.root / FOLDERS[size]
 
     def prepare_data(self) -> None:
         if self.folder.is_dir() or not self.download:
@@ -39,7 +40,8 @@ class ImagenetteDataModule(ImageFilesDataModule):
 
     def _missing(self, reason: str) -> UserError:
         return UserError(
-            f"Imagenette ({self.size}) is not in {self.root} ({reason}). Download {self.url} "
+            f"Imagenette ({self.size}) is not in {self.root} ({reason}). Download "
+            f"{URL.format(self.folder.name)} "
             f"and extract it there (it holds {self.folder.name}/train and /val), "
             "or point data.root at a copy."
         )

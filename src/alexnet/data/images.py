@@ -6,8 +6,8 @@ Bad files, decided once for every dataset:
   listed in ``skipped_images.txt`` in the run directory, and reported in one warning;
 - a truncated image (its header reads, its data stops early) is *used*, the missing
   part left grey, as PIL does with ``LOAD_TRUNCATED_IMAGES``;
-- an image that passes the check above but still cannot be decoded when a batch is
-  loaded stops the run with one line naming the file (delete or replace it).
+- a file that cannot be opened when its batch is loaded (with ``check_files=false``,
+  or changed since the scan) stops the run with one line naming it: delete or replace it.
 An empty class folder, or a split left with no images, is an error.
 """
 
@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from alexnet.errors import UserError
 
 ImageFile.LOAD_TRUNCATED_IMAGES = True
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 
 Sample = tuple[str, int]  # (path, class index)
 
