@@ -28,7 +28,9 @@ def test_ten_crop_views_are_the_corner_and_centre_crops_and_their_flips():
     full = F.normalize(pixels.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
     crops = [full[:, :224, :224], full[:, :224, 32:], full[:, 32:, :224], full[:, 32:, 32:],
              full[:, 16:240, 16:240]]  # fmt: skip
-    expected = torch.stack(crops + [crop.flip(-1) for crop in crops])
+    tl, tr, bl, br, centre = crops  # torchvision crops the mirrored image: tl' = mirror(tr)
+    mirrored = [tr.flip(-1), tl.flip(-1), br.flip(-1), bl.flip(-1), centre.flip(-1)]
+    expected = torch.stack(crops + mirrored)
     torch.testing.assert_close(views, expected, atol=1e-5, rtol=0)
 
 
