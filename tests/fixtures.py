@@ -8,8 +8,18 @@ import numpy as np
 # A closed port on loopback as proxy: every download fails at once, as with no network.
 NO_NETWORK = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
 
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                 "dog", "frog", "horse", "ship", "truck"]  # fmt: skip
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 def write_cifar10(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
@@ -75,8 +85,9 @@ def write_image(path: Path, size=(48, 40), mode: str = "RGB", seed: int = 0) -> 
     return path
 
 
-def write_class_tree(root: Path, classes: list[str], per_class: int, name="img_{:04d}.jpg",
-                     seed: int = 0) -> Path:  # fmt: skip
+def write_class_tree(
+    root: Path, classes: list[str], per_class: int, name="img_{:04d}.jpg", seed: int = 0
+) -> Path:
     """``root/<class>/<name>`` JPEGs: per_class of each class."""
     for c, cls in enumerate(classes):
         for i in range(per_class):
@@ -98,8 +109,18 @@ def write_caltech101(root: Path, per_class: int = 12) -> Path:
     return root
 
 
-IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
-                    "n03394916", "n03417042", "n03425413", "n03445777", "n03888257"]  # fmt: skip
+IMAGENETTE_WNIDS = [
+    "n01440764",
+    "n02102040",
+    "n02979186",
+    "n03000684",
+    "n03028079",
+    "n03394916",
+    "n03417042",
+    "n03425413",
+    "n03445777",
+    "n03888257",
+]
 
 
 def write_imagenette(root: Path, per_class: int = 6) -> Path:

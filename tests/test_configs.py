@@ -12,8 +12,18 @@ OPTIONS = [
 
 
 def test_every_group_has_options():
-    assert {"model", "data", "optimizer", "scheduler", "trainer", "logger", "callbacks",
-            "paths", "debug", "experiment"} <= set(GROUPS)  # fmt: skip
+    assert {
+        "model",
+        "data",
+        "optimizer",
+        "scheduler",
+        "trainer",
+        "logger",
+        "callbacks",
+        "paths",
+        "debug",
+        "experiment",
+    } <= set(GROUPS)
 
 
 # Values a user must give for some options (`???` in the file).

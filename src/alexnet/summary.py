@@ -18,8 +18,11 @@ def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seco
         if acc is None and loss is None:
             continue
         cells = [acc, top5, None if acc is None else 1 - acc, None if top5 is None else 1 - top5]
-        table.add_row(split, *(f"{v:.2%}" if v is not None else "-" for v in cells),
-                      f"{loss:.4f}" if loss is not None else "-")  # fmt: skip
+        table.add_row(
+            split,
+            *(f"{v:.2%}" if v is not None else "-" for v in cells),
+            f"{loss:.4f}" if loss is not None else "-",
+        )
     console = Console(soft_wrap=True)
     console.print(table)
     if "val/acc_best" in metrics:

@@ -10,8 +10,15 @@ from alexnet.tasks.train import train
 from conftest import compose_config, run_script
 from fixtures import write_class_tree, write_image
 
-ODD_MODES = {"gray.png": "L", "cmyk.jpg": "CMYK", "rgba.png": "RGBA", "palette.png": "P",
-             "palette.gif": "P", "sixteen_bit.png": "I;16", "bilevel.bmp": "1"}  # fmt: skip
+ODD_MODES = {
+    "gray.png": "L",
+    "cmyk.jpg": "CMYK",
+    "rgba.png": "RGBA",
+    "palette.png": "P",
+    "palette.gif": "P",
+    "sixteen_bit.png": "I;16",
+    "bilevel.bmp": "1",
+}
 
 
 def odd_tree(root):
@@ -43,11 +50,18 @@ def test_every_mode_loads_as_rgb(name, tmp_path):
 
 
 def test_odd_modes_are_used_in_training(tmp_path):
-    dm = ImageFolderDataModule(root=str(odd_tree(tmp_path)), num_classes=2, image_size=32,
-                               val_fraction=0.2, test_fraction=0.2, num_workers=0)  # fmt: skip
+    dm = ImageFolderDataModule(
+        root=str(odd_tree(tmp_path)),
+        num_classes=2,
+        image_size=32,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        num_workers=0,
+    )
     dm.setup()
-    used = {p.rsplit("/", 1)[1] for ds in (dm.train_set, dm.val_set, dm.test_set)
-            for p, _ in ds.samples}  # fmt: skip
+    used = {
+        p.rsplit("/", 1)[1] for ds in (dm.train_set, dm.val_set, dm.test_set) for p, _ in ds.samples
+    }
     assert set(ODD_MODES) <= used and not dm.skipped
     for ds in (dm.train_set, dm.val_set, dm.test_set):
         for i in range(len(ds)):
@@ -58,10 +72,18 @@ def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path):
     root = broken_tree(tmp_path / "data")
     run_dir = tmp_path / "run"
     cfg = compose_config(
-        run_dir, "data=image_folder", f"data.root={root}", "data.num_classes=2",
-        "data.num_workers=0", "data.val_fraction=0.2", "data.test_fraction=0.2",
-        "model=alexnet_mini", "debug=fast_dev_run", "callbacks=none", "logger=csv",
-    )  # fmt: skip
+        run_dir,
+        "data=image_folder",
+        f"data.root={root}",
+        "data.num_classes=2",
+        "data.num_workers=0",
+        "data.val_fraction=0.2",
+        "data.test_fraction=0.2",
+        "model=alexnet_mini",
+        "debug=fast_dev_run",
+        "callbacks=none",
+        "logger=csv",
+    )
     train(cfg)
     listed = (run_dir / "skipped_images.txt").read_text().split()
     assert sorted(p.rsplit("/", 1)[1] for p in listed) == ["empty.jpg", "garbage.jpg"]
@@ -84,11 +106,20 @@ def test_decode_failure_in_a_worker_is_one_line_and_exit_2(tmp_path):
     bad = root / "a" / "img_0001.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0" + bytes(300))  # a JPEG start, then nothing
     result = run_script(
-        "train.py", "data=image_folder", f"data.root={root}", "data.num_classes=2",
-        "data.check_files=false", "data.num_workers=2", "data.batch_size=8",
-        "data.val_fraction=0.25", "data.test_fraction=0.25", "model=alexnet_mini",
-        "debug=fast_dev_run", "logger=csv", cwd=tmp_path,
-    )  # fmt: skip
+        "train.py",
+        "data=image_folder",
+        f"data.root={root}",
+        "data.num_classes=2",
+        "data.check_files=false",
+        "data.num_workers=2",
+        "data.batch_size=8",
+        "data.val_fraction=0.25",
+        "data.test_fraction=0.25",
+        "model=alexnet_mini",
+        "debug=fast_dev_run",
+        "logger=csv",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert "img_0001.jpg" in line and "Traceback" not in line
@@ -105,7 +136,8 @@ def test_an_empty_class_folder_is_an_error(tmp_path):
 
 def test_a_split_with_no_images_is_an_error(tmp_path):
     write_class_tree(tmp_path, ["a", "b"], 4)
-    dm = ImageFolderDataModule(root=str(tmp_path), num_classes=2, val_fraction=0.0,
-                               test_fraction=0.5)
+    dm = ImageFolderDataModule(
+        root=str(tmp_path), num_classes=2, val_fraction=0.0, test_fraction=0.5
+    )
     with pytest.raises(UserError, match="the val split .* has no images"):
         dm.setup()

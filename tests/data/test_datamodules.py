@@ -49,9 +49,13 @@ def test_bad_loader_options_are_user_errors(kwargs):
 
 def test_cifar10_reads_the_pickled_batches(cifar10_root):
     dm = CIFAR10DataModule(
-        root=str(cifar10_root), num_classes=10, image_size=32, val_size=20, batch_size=8,
+        root=str(cifar10_root),
+        num_classes=10,
+        image_size=32,
+        val_size=20,
+        batch_size=8,
         num_workers=0,
-    )  # fmt: skip
+    )
     dm.prepare_data()
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (80, 20, 20)

@@ -26,8 +26,13 @@ def test_ten_crop_views_are_the_corner_and_centre_crops_and_their_flips():
     views = eval_transform(224, "ten_crop")(image)
     assert views.shape == (10, 3, 224, 224)
     full = F.normalize(pixels.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
-    crops = [full[:, :224, :224], full[:, :224, 32:], full[:, 32:, :224], full[:, 32:, 32:],
-             full[:, 16:240, 16:240]]  # fmt: skip
+    crops = [
+        full[:, :224, :224],
+        full[:, :224, 32:],
+        full[:, 32:, :224],
+        full[:, 32:, 32:],
+        full[:, 16:240, 16:240],
+    ]
     tl, tr, bl, br, centre = crops  # torchvision crops the mirrored image: tl' = mirror(tr)
     mirrored = [tr.flip(-1), tl.flip(-1), br.flip(-1), bl.flip(-1), centre.flip(-1)]
     expected = torch.stack(crops + mirrored)

@@ -56,11 +56,15 @@ def test_paper_feature_map_sizes():
         if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
             shapes.append(tuple(x.shape[1:]))
     assert shapes == [
-        (96, 55, 55), (96, 27, 27),
-        (256, 27, 27), (256, 13, 13),
-        (384, 13, 13), (384, 13, 13),
-        (256, 13, 13), (256, 6, 6),
-    ]  # fmt: skip
+        (96, 55, 55),
+        (96, 27, 27),
+        (256, 27, 27),
+        (256, 13, 13),
+        (384, 13, 13),
+        (384, 13, 13),
+        (256, 13, 13),
+        (256, 6, 6),
+    ]
 
 
 def test_paper_layout_is_the_papers():
@@ -116,7 +120,7 @@ def test_other_input_sizes_reach_the_classifier():
         {"init": "xavier"},
         {"groups": 5},
         {"num_classes": 0},
-    ],  # fmt: skip
+    ],
 )
 def test_bad_knobs_are_user_errors(kwargs):
     with pytest.raises(UserError):

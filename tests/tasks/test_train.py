@@ -10,14 +10,19 @@ from conftest import compose_config
 from fixtures import read_wandb_log
 
 MODELS = ["alexnet", "alexnet_bn", "alexnet_mini", "alexnet_torchvision"]
-QUIET = ["callbacks=none", "logger=csv", "trainer.enable_progress_bar=false",
-         "trainer.enable_model_summary=false"]  # fmt: skip
+QUIET = [
+    "callbacks=none",
+    "logger=csv",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_fast_dev_run_on_digits(model, tmp_path):
-    cfg = compose_config(tmp_path, f"model={model}", "debug=fast_dev_run", "data.batch_size=4",
-                         *QUIET)  # fmt: skip
+    cfg = compose_config(
+        tmp_path, f"model={model}", "debug=fast_dev_run", "data.batch_size=4", *QUIET
+    )
     metrics = train(cfg)
     assert {"train/loss", "train/acc", "test/acc", "test/acc_top5"} <= set(metrics)
 
@@ -25,10 +30,16 @@ def test_fast_dev_run_on_digits(model, tmp_path):
 @pytest.mark.parametrize("model", MODELS)
 def test_fast_dev_run_on_cifar10(model, tmp_path, cifar10_root):
     cfg = compose_config(
-        tmp_path, f"model={model}", "data=cifar10", f"data.root={cifar10_root}",
-        "data.val_size=10", "data.batch_size=4", "data.num_workers=0", "debug=fast_dev_run",
+        tmp_path,
+        f"model={model}",
+        "data=cifar10",
+        f"data.root={cifar10_root}",
+        "data.val_size=10",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "debug=fast_dev_run",
         *QUIET,
-    )  # fmt: skip
+    )
     metrics = train(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss"] > 0
 
@@ -46,9 +57,13 @@ def test_default_run_learns_digits(tmp_path):
 
 def short_run(tmp_path, *overrides):
     return compose_config(
-        tmp_path, "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
-        "trainer.limit_test_batches=2", "~callbacks.progress_bar", *overrides,
-    )  # fmt: skip
+        tmp_path,
+        "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
+        "~callbacks.progress_bar",
+        *overrides,
+    )
 
 
 def test_wandb_offline_run_holds_config_and_metrics(tmp_path):
@@ -56,8 +71,12 @@ def test_wandb_offline_run_holds_config_and_metrics(tmp_path):
     (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
     records = read_wandb_log(run_dir)
     kinds = [r.WhichOneof("record_type") for r in records]
-    logged = {item.key or "/".join(item.nested_key) for r in records if r.HasField("history")
-              for item in r.history.item}  # fmt: skip
+    logged = {
+        item.key or "/".join(item.nested_key)
+        for r in records
+        if r.HasField("history")
+        for item in r.history.item
+    }
     assert {"train/loss_epoch", "val/acc", "val/acc_best", "test/acc", "test/acc_top5"} <= logged
     config = {item.key for r in records if r.HasField("config") for item in r.config.update}
     assert {"model", "data", "optimizer", "trainer", "seed"} <= config

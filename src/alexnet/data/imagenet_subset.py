@@ -39,8 +39,13 @@ class ImageNetSubsetDataModule(ImageFilesDataModule):
         first_n_classes: the first N WordNet ids in sorted order, if no class_list.
     """
 
-    def __init__(self, root: str = "data/imagenet", class_list: str | None = None,
-                 first_n_classes: int | None = None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        root: str = "data/imagenet",
+        class_list: str | None = None,
+        first_n_classes: int | None = None,
+        **kwargs,
+    ):
         super().__init__(root=root, **kwargs)
         self.class_list, self.first_n_classes = class_list, first_n_classes
 

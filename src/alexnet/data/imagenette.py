@@ -22,8 +22,9 @@ class ImagenetteDataModule(ImageFilesDataModule):
         download: fetch the archive in ``prepare_data`` when absent.
     """
 
-    def __init__(self, root: str = "data/imagenette", size: str = "320px",
-                 download: bool = True, **kwargs):  # fmt: skip
+    def __init__(
+        self, root: str = "data/imagenette", size: str = "320px", download: bool = True, **kwargs
+    ):
         super().__init__(root=root, **kwargs)
         if size not in FOLDERS:
             raise UserError(f"data.size={size!r} is not one of {', '.join(FOLDERS)}")

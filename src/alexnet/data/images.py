@@ -22,7 +22,18 @@ from torch.utils.data import Dataset
 from alexnet.errors import UserError
 
 ImageFile.LOAD_TRUNCATED_IMAGES = True
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
+IMAGE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+)
 
 Sample = tuple[str, int]  # (path, class index)
 

@@ -1,0 +1,158 @@
+"""eval.py's task: a checkpoint on a split, centre or ten-crop, table + metrics.json."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.cli import user_error_in
+from alexnet.data import ImageFolderDataModule
+from alexnet.data.images import load_rgb
+from alexnet.data.transforms import eval_transform
+from alexnet.errors import UserError
+from alexnet.tasks.evaluate import evaluate
+from alexnet.tasks.train import train
+from conftest import compose_config, run_script
+from fixtures import (
+    IMAGENETTE_WNIDS,
+    write_caltech101,
+    write_class_tree,
+    write_ilsvrc,
+    write_imagenette,
+)
+
+QUIET = [
+    "callbacks=none",
+    "logger=csv",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "data.num_workers=0",
+    "data.batch_size=4",
+]
+
+
+def fixture_overrides(name, root) -> list[str]:
+    """Write the fixture of dataset ``name`` under ``root``; the overrides that use it."""
+    if name == "caltech101":
+        write_caltech101(root, per_class=8)
+        return [f"data.root={root}", "data.num_classes=4"]
+    if name == "imagenette":
+        write_imagenette(root, per_class=4)
+        return [f"data.root={root}", "data.size=160px", "data.val_fraction=0.25"]
+    if name == "imagenet_subset":
+        write_ilsvrc(root, IMAGENETTE_WNIDS[:3], per_class=4)
+        return [
+            f"data.root={root}",
+            "data.class_list=null",
+            "data.num_classes=3",
+            "data.val_fraction=0.25",
+        ]
+    write_class_tree(root, ["a", "b", "c"], 5)
+    return [
+        f"data.root={root}",
+        "data.num_classes=3",
+        "data.val_fraction=0.2",
+        "data.test_fraction=0.2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "model"),
+    [
+        ("caltech101", "alexnet_bn"),
+        ("imagenette", "alexnet_mini"),
+        ("imagenet_subset", "alexnet_mini"),
+        ("image_folder", "alexnet_torchvision"),
+    ],
+)
+def test_fast_dev_run_on_each_image_dataset(data, model, tmp_path):
+    overrides = fixture_overrides(data, tmp_path / "data")
+    cfg = compose_config(
+        tmp_path / "run", f"data={data}", f"model={model}", *overrides, "debug=fast_dev_run", *QUIET
+    )
+    metrics = train(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A checkpoint of alexnet_mini trained for an epoch on a 3-class image folder."""
+    tmp = tmp_path_factory.mktemp("trained")
+    overrides = fixture_overrides("image_folder", tmp / "data")
+    cfg = compose_config(
+        tmp / "run",
+        "data=image_folder",
+        "model=alexnet_mini",
+        *overrides,
+        "trainer.max_epochs=1",
+        "test=false",
+        *QUIET[1:],
+        "~callbacks.progress_bar",
+    )
+    train(cfg)
+    return tmp / "run" / "checkpoints" / "last.ckpt", overrides
+
+
+def evaluate_with(tmp_path, ckpt, *overrides) -> dict:
+    cfg = compose_config(
+        tmp_path,
+        f"ckpt_path={ckpt}",
+        "trainer.enable_progress_bar=false",
+        *overrides,
+        config_name="eval",
+    )
+    return evaluate(cfg)
+
+
+def test_eval_writes_metrics_json(trained, tmp_path):
+    ckpt, _ = trained
+    metrics = evaluate_with(tmp_path, ckpt)  # data: the checkpoint's own
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["metrics"] == metrics and report["tta"] == "center"
+    assert {"test/acc", "test/acc_top5", "test/loss"} == set(metrics)
+    val = evaluate_with(tmp_path, ckpt, "split=val")
+    assert {"val/acc", "val/acc_top5", "val/loss"} <= set(val)
+
+
+def test_ten_crop_equals_the_average_of_ten_softmaxes(trained, tmp_path):
+    ckpt, overrides = trained
+    metrics = evaluate_with(
+        tmp_path, ckpt, "data=image_folder", *overrides, "tta=ten_crop", "data.num_workers=0"
+    )
+    module = load_classifier(read_checkpoint(ckpt)).eval()
+    root = overrides[0].split("=", 1)[1]
+    dm = ImageFolderDataModule(
+        root=root, num_classes=3, image_size=32, val_fraction=0.2, test_fraction=0.2
+    )
+    dm.setup()
+    views = eval_transform(32, "ten_crop")
+    with torch.no_grad():
+        probs = torch.stack(
+            [module.net(views(load_rgb(p))).softmax(-1).mean(0) for p, _ in dm.test_set.samples]
+        )
+    targets = torch.tensor([y for _, y in dm.test_set.samples])
+    assert metrics["test/loss"] == pytest.approx(F.nll_loss(probs.log(), targets).item(), abs=1e-5)
+    assert metrics["test/acc"] == pytest.approx((probs.argmax(-1) == targets).float().mean().item())
+    centre = evaluate_with(tmp_path, ckpt, "data=image_folder", *overrides)
+    assert centre["test/loss"] != pytest.approx(metrics["test/loss"], abs=1e-6)
+
+
+def test_ten_crop_on_an_in_memory_dataset_is_a_user_error(trained, tmp_path):
+    ckpt, _ = trained
+    with pytest.raises(Exception) as raised:  # Hydra wraps what it instantiates
+        evaluate_with(tmp_path, ckpt, "data=digits", "tta=ten_crop")
+    cause = user_error_in(raised.value)
+    assert isinstance(cause, UserError) and "tta=ten_crop needs a dataset read from" in str(cause)
+
+
+@pytest.mark.parametrize(
+    ("ckpt", "message"),
+    [("missing.ckpt", "does not exist"), ("notes.txt", "cannot read checkpoint")],
+)
+def test_bad_checkpoints_exit_2(ckpt, message, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    result = run_script("eval.py", f"ckpt_path={tmp_path / ckpt}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
