@@ -16,8 +16,20 @@ from fixtures import NO_NETWORK
         (["model.norm=group"], "error: model.norm='group' is not one of lrn, bn, none"),
         (["trainer.max_epoch=2"], "Could not override 'trainer.max_epoch'"),
         (["data=cifar10", "data.root=missing"], "Download https://www.cs.toronto.edu/"),
+        (["data=image_folder"], "data.num_classes has no value: add data.num_classes=..."),
+        (["data=caltech101", "data.root=missing"], "caltech101/101_ObjectCategories"),
     ],
-    ids=["lr", "batch_size", "model", "data", "norm", "typo", "offline-dataset"],
+    ids=[
+        "lr",
+        "batch_size",
+        "model",
+        "data",
+        "norm",
+        "typo",
+        "offline-cifar10",
+        "mandatory",
+        "offline-caltech101",
+    ],
 )
 def test_user_errors_exit_2_with_one_line(overrides, message, tmp_path):
     result = run_script("train.py", *overrides, "logger=csv", env=NO_NETWORK, cwd=tmp_path)

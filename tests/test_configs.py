@@ -43,3 +43,13 @@ def test_default_is_mini_on_digits(tmp_path):
     assert cfg.model.arch == "mini" and cfg.data._target_.endswith("DigitsDataModule")
     assert set(cfg.logger) == {"csv", "wandb"}
     assert {"model_checkpoint", "lr_monitor", "progress_bar", "model_summary"} <= set(cfg.callbacks)
+
+
+@pytest.mark.parametrize("data", [p.stem for p in sorted((CONFIG_DIR / "data").glob("*.yaml"))])
+def test_eval_config_composes_with_every_dataset(data, tmp_path):
+    overrides = [f"data={data}", "ckpt_path=x.ckpt", "+model.input_size=32"]
+    cfg = compose_config(
+        tmp_path, *overrides, *REQUIRED.get(("data", data), []), config_name="eval"
+    )
+    assert OmegaConf.to_container(cfg, resolve=True)["data"]["image_size"] == 32
+    assert cfg.tta == "center" and cfg.split == "test"

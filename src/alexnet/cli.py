@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from hydra.errors import CompactHydraException, InstantiationException
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from alexnet.errors import UserError
 
@@ -29,8 +29,12 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
 
 
 def one_line(err: BaseException) -> str:
-    """The message on one line: Hydra's "Config search path" appendix left out, and a
-    DataLoader worker's traceback reduced to the original message."""
+    """The message on one line: Hydra's "Config search path" appendix and OmegaConf's
+    "full_key" lines left out, a DataLoader worker's traceback reduced to the message."""
+    if isinstance(err, MissingMandatoryValue):
+        return f"{err.full_key} has no value: add {err.full_key}=... to the command"
+    if isinstance(err, OmegaConfBaseException):
+        return str(err).splitlines()[0]
     text = str(err).split("Config search path")[0].strip()
     if "Original Traceback" in text:  # torch re-raises worker errors with the traceback
         text = text.splitlines()[-1].split(": ", 1)[-1]
