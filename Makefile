@@ -6,7 +6,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all lint format clean
+.PHONY: help install train test test-all bench lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,13 +28,16 @@ test: $(STAMP) ## run the fast tests (what CI runs)
 test-all: $(STAMP) ## run every test, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)
 
+bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/)
+	$(BIN)/python experiments/benchmarks/data_loading/bench_loading.py
+
 lint: $(STAMP) ## check style and common bugs with ruff
-	$(BIN)/ruff check src tests *.py
-	$(BIN)/ruff format --check src tests *.py
+	$(BIN)/ruff check src tests experiments *.py
+	$(BIN)/ruff format --check src tests experiments *.py
 
 format: $(STAMP) ## format and auto-fix with ruff
-	$(BIN)/ruff format src tests *.py
-	$(BIN)/ruff check --fix src tests *.py
+	$(BIN)/ruff format src tests experiments *.py
+	$(BIN)/ruff check --fix src tests experiments *.py
 
 clean: ## remove run outputs and caches (keeps .venv and data/)
 	rm -rf logs .pytest_cache .ruff_cache
