@@ -3,6 +3,7 @@
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(_NoAdverts())
+    # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: not ours to fix.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
     def guarded_task(cfg: DictConfig) -> object:
         try:
