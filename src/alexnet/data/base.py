@@ -1,12 +1,22 @@
 """What every classification DataModule shares: loaders, worker defaults, checks."""
 
 import os
+from collections.abc import Callable
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from alexnet.errors import UserError
+
+
+def download(fetch: Callable[[], object], missing: Callable[[str], UserError]) -> None:
+    """Run a torchvision download; a network failure becomes the dataset's one-line
+    "where to put the files" error."""
+    try:
+        fetch()
+    except OSError as err:  # URLError, connection refused, DNS failure, ...
+        raise missing(f"download failed: {err}") from None
 
 
 def default_num_workers() -> int:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from torchvision import datasets
 
+from alexnet.data.base import download
 from alexnet.data.image_files import ImageFilesDataModule, Splits
 from alexnet.data.images import list_class_folders
 from alexnet.data.splits import per_class_split, stratified_split
@@ -49,12 +50,8 @@ class Caltech101DataModule(ImageFilesDataModule):
         return None
 
     def prepare_data(self) -> None:
-        if self.categories_dir() is not None or not self.download:
-            return
-        try:
-            datasets.Caltech101(str(self.root), download=True)
-        except OSError as err:
-            raise self._missing(f"download failed: {err}") from None
+        if self.download and self.categories_dir() is None:
+            download(lambda: datasets.Caltech101(str(self.root), download=True), self._missing)
 
     def _missing(self, reason: str) -> UserError:
         return UserError(

@@ -7,7 +7,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from alexnet.data.base import ClassificationDataModule
+from alexnet.data.base import ClassificationDataModule, download
 from alexnet.errors import UserError
 
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -70,12 +70,8 @@ class CIFAR10DataModule(ClassificationDataModule):
             raise self._missing(str(err)) from None
 
     def prepare_data(self) -> None:
-        if files_present(self.root) or not self.download:
-            return
-        try:
-            datasets.CIFAR10(str(self.root), download=True)
-        except OSError as err:  # URLError, connection refused, DNS failure, ...
-            raise self._missing(f"download failed: {err}") from None
+        if self.download and not files_present(self.root):
+            download(lambda: datasets.CIFAR10(str(self.root), download=True), self._missing)
 
     def transforms(self, train: bool) -> v2.Compose:
         """uint8 image → (augmented when training) → resized → normalised float."""

@@ -2,6 +2,7 @@
 
 from torchvision import datasets
 
+from alexnet.data.base import download
 from alexnet.data.image_files import ImageFilesDataModule, Splits
 from alexnet.data.images import list_class_folders
 from alexnet.errors import UserError
@@ -32,12 +33,11 @@ class ImagenetteDataModule(ImageFilesDataModule):
         self.folder = self.root / FOLDERS[size]
 
     def prepare_data(self) -> None:
-        if self.folder.is_dir() or not self.download:
-            return
-        try:
-            datasets.Imagenette(str(self.root), size=self.size, download=True)
-        except OSError as err:
-            raise self._missing(f"download failed: {err}") from None
+        if self.download and not self.folder.is_dir():
+            download(
+                lambda: datasets.Imagenette(str(self.root), size=self.size, download=True),
+                self._missing,
+            )
 
     def _missing(self, reason: str) -> UserError:
         return UserError(
