@@ -60,6 +60,9 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
     # Let exceptions reach us instead of Hydra printing and exiting with status 1.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    # paths.root_dir: the directory the command runs in. An environment variable, not
+    # ${hydra:runtime.cwd}, which sweepers cannot resolve when they name the sweep dir.
+    os.environ.setdefault("ALEXNET_ROOT", os.getcwd())
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(_NoAdverts())
     # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: not ours to fix.
@@ -67,10 +70,12 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
 
     def guarded_task(cfg: DictConfig) -> object:
         try:
-            return task(cfg)
+            result = task(cfg)
         except Exception as err:
             exit_if_user_error(err)
             raise
+        metric = cfg.get("optimized_metric")
+        return result[metric] if metric and isinstance(result, dict) else result
 
     main = hydra.main(version_base="1.3", config_path=str(config_dir), config_name=config_name)
     try:

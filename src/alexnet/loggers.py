@@ -2,10 +2,14 @@
 
 import netrc
 import os
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, open_dict
 from rich.console import Console
@@ -23,16 +27,56 @@ def wandb_has_credentials() -> bool:
         return False
 
 
-def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
+def sweep_name() -> str | None:
+    """The name of the running ``-m`` sweep (its directory's), or None for a single run."""
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.get()
+    return Path(hydra.sweep.dir).name if hydra.mode == RunMode.MULTIRUN else None
+
+
+def git_commit() -> str | None:
+    """The commit the code runs at, with ``-dirty`` if the work tree has changes."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def instantiate_loggers(cfg: DictConfig | None, resume_id: str | None = None) -> list[Logger]:
     """One logger per entry of the ``logger`` group. W&B goes offline by itself when
-    there are no credentials (unless WANDB_MODE says otherwise) and never prompts."""
+    there are no credentials (unless WANDB_MODE says otherwise) and never prompts; the
+    jobs of a sweep share a W&B group named after it; ``resume_id`` continues that run."""
     loggers = []
     for name, logger_cfg in (cfg or {}).items():
-        if "wandb" in name and not os.environ.get("WANDB_MODE") and not wandb_has_credentials():
+        if "wandb" in name:
             with open_dict(logger_cfg):
-                logger_cfg.offline = True
+                mode = os.environ.get("WANDB_MODE")
+                if mode == "offline" or (not mode and not wandb_has_credentials()):
+                    logger_cfg.offline = True
+                if logger_cfg.get("offline"):
+                    logger_cfg.log_model = False  # checkpoints upload only online
+                logger_cfg.group = logger_cfg.get("group") or sweep_name()
+                if resume_id:
+                    logger_cfg.id, logger_cfg.resume = resume_id, "allow"
         loggers.append(instantiate(logger_cfg))
     return loggers
+
+
+class WandbRunIdInCheckpoint(Callback):
+    """Saves the W&B run id in every checkpoint, so a resumed run continues that run."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                checkpoint["wandb_run_id"] = logger.version
 
 
 def finish_loggers(loggers: list[Logger]) -> None:

@@ -1,13 +1,21 @@
 """The training task: config → DataModule + LightningModule + Trainer → fit, test."""
 
+import json
 import time
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.loggers import finish_loggers, instantiate_loggers
+from alexnet.loggers import (
+    WandbRunIdInCheckpoint,
+    finish_loggers,
+    git_commit,
+    instantiate_loggers,
+)
 from alexnet.module import ClassifierModule
 from alexnet.summary import print_results
 
@@ -29,19 +37,28 @@ def build_module(cfg: DictConfig) -> ClassifierModule:
     )
 
 
+def wandb_run_id(ckpt_path: str | None) -> str | None:
+    """The W&B run a checkpoint was logged to, if any."""
+    if not ckpt_path or not Path(ckpt_path).is_file():
+        return None
+    return torch.load(ckpt_path, map_location="cpu", weights_only=True).get("wandb_run_id")
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results;
-    returns the final metrics (``val/acc_best``, ``test/acc``, ...)."""
+    """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results
+    and write them to ``results.json``; returns the final metrics."""
     started = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
-    loggers = instantiate_loggers(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=instantiate_callbacks(cfg.get("callbacks")), logger=loggers
-    )
+    loggers = instantiate_loggers(cfg.get("logger"), resume_id=wandb_run_id(cfg.get("ckpt_path")))
+    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        callbacks.append(WandbRunIdInCheckpoint())
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(logged_config)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
@@ -53,6 +70,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
             metrics.update(tested)
     finally:
         finish_loggers(loggers)
+    seconds = time.perf_counter() - started
     if trainer.is_global_zero:
-        print_results(metrics, Path(cfg.paths.output_dir), best, time.perf_counter() - started)
+        output_dir = Path(cfg.paths.output_dir)
+        results = {
+            "metrics": metrics,
+            "epochs": trainer.current_epoch,
+            "seconds": seconds,
+            "best_checkpoint": best,
+        }
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print_results(metrics, output_dir, best, seconds)
     return metrics

@@ -1,0 +1,76 @@
+"""Multirun sweeps: one run dir and one W&B run per job, grouped; Optuna; resuming W&B."""
+
+import json
+
+import torch
+
+from alexnet.tasks.train import train
+from conftest import compose_config, run_script
+from fixtures import read_wandb_log
+
+FAST = ["debug=fast_dev_run", "data.batch_size=4", "logger=wandb", "callbacks=none"]
+
+
+def wandb_run(job_dir):
+    (run_dir,) = (job_dir / "wandb").glob("offline-run-*")
+    return next(r.run for r in read_wandb_log(run_dir) if r.HasField("run"))
+
+
+def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
+    result = run_script(
+        "train.py",
+        "-m",
+        "launcher=local",
+        "optimizer.lr=0.003,0.01",
+        "model=alexnet_mini,alexnet_bn",
+        *FAST,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [p.name for p in jobs] == ["0", "1", "2", "3"]
+    seen = set()
+    for job in jobs:
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        seen.add(
+            tuple(sorted(x for x in overrides.split() if x.startswith(("optimizer", "model"))))
+        )
+        assert 0 <= json.loads((job / "results.json").read_text())["metrics"]["test/acc"] <= 1
+    assert len(seen) == 4  # every combination ran once
+    runs = [wandb_run(job) for job in jobs]
+    assert len({run.run_id for run in runs}) == 4  # each job is its own W&B run
+    assert {run.run_group for run in runs} == {sweep_dir.name}  # grouped by sweep
+
+
+def test_optuna_search_returns_the_optimised_metric(tmp_path):
+    result = run_script(
+        "train.py",
+        "hparams_search=alexnet_optuna",
+        "hydra.sweeper.n_trials=2",
+        "debug=limit",
+        "trainer.max_epochs=1",
+        "logger=csv",
+        "callbacks=none",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    best = (sweep_dir / "optimization_results.yaml").read_text()
+    assert "best_value" in best and "optimizer.lr" in best
+
+
+def test_resuming_continues_the_same_wandb_run(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    short = [
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "~callbacks.progress_bar",
+        "logger=wandb",
+    ]
+    train(compose_config(first, "trainer.max_epochs=1", *short))
+    last = first / "checkpoints" / "last.ckpt"
+    run_id = torch.load(last, weights_only=True)["wandb_run_id"]
+    train(compose_config(second, "trainer.max_epochs=2", f"ckpt_path={last}", *short))
+    assert wandb_run(first).run_id == wandb_run(second).run_id == run_id
