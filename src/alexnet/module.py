@@ -86,7 +86,9 @@ class ClassifierModule(L.LightningModule):
             return probs.view(*images.shape[:2], -1).mean(dim=1).log()
         return self(images)
 
-    def _step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
+    def _step(
+        self, batch, stage: str, metrics: MetricCollection
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         images, targets = batch
         logits = self.logits(images)
         loss = F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
@@ -94,13 +96,14 @@ class ClassifierModule(L.LightningModule):
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        return loss, logits
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train", self.train_metrics)
+        return self._step(batch, "train", self.train_metrics)[0]
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val", self.val_metrics)
+    def validation_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        loss, logits = self._step(batch, "val", self.val_metrics)
+        return {"loss": loss, "logits": logits.detach()}  # for the figure callbacks
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test", self.test_metrics)
