@@ -85,6 +85,10 @@ class ClassificationDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None
         self.class_names: list[str] = []
 
+    def predict_transform(self) -> Callable:
+        """PIL RGB image → model input, as the validation split is prepared."""
+        raise NotImplementedError
+
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         """The train, val and test datasets, each yielding (image tensor, label)."""
         raise NotImplementedError

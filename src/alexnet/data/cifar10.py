@@ -87,6 +87,9 @@ class CIFAR10DataModule(ClassificationDataModule):
             ]
         )
 
+    def predict_transform(self) -> v2.Compose:
+        return self.transforms(train=False)
+
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         train_full = self._dataset(True, self.transforms(train=True))
         val_full = self._dataset(True, self.transforms(train=False))

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch.utils.data import Dataset, TensorDataset
+from torchvision.transforms import v2
 
 from alexnet.data.base import ClassificationDataModule
 from alexnet.data.splits import stratified_split
@@ -32,15 +33,35 @@ class DigitsDataModule(ClassificationDataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.split_seed = split_seed
 
-    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+    def _images_and_splits(self):
+        """All digits at the model's size in [0, 1] (ink bright), labels, split indices."""
         digits = load_digits()
         self.class_names = [str(name) for name in digits.target_names]
         images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
         images = F.interpolate(images, size=self.image_size, mode="bilinear", antialias=True)
         labels = torch.tensor(digits.target, dtype=torch.long)
-        train, val, test = stratified_split(
+        splits = stratified_split(
             digits.target.tolist(), self.val_fraction, self.test_fraction, self.split_seed
         )
+        return images, labels, splits
+
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        images, labels, (train, val, test) = self._images_and_splits()
         mean, std = images[train].mean(), images[train].std()
         images = (images - mean) / std
         return tuple(TensorDataset(images[idx], labels[idx]) for idx in (train, val, test))
+
+    def predict_transform(self) -> v2.Compose:
+        """A digit image (bright ink on a dark background, like the dataset) → grayscale,
+        the model's size, standardised with the training split's statistics."""
+        images, _, (train, _, _) = self._images_and_splits()
+        mean, std = images[train].mean().item(), images[train].std().item()
+        return v2.Compose(
+            [
+                v2.Grayscale(),
+                v2.ToImage(),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Resize(self.image_size, antialias=True),
+                v2.Normalize([mean], [std]),
+            ]
+        )

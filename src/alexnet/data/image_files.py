@@ -67,6 +67,9 @@ class ImageFilesDataModule(ClassificationDataModule):
         kept, held = stratified_holdout([y for _, y in samples], self.val_fraction, self.split_seed)
         return [samples[i] for i in kept], [samples[i] for i in held]
 
+    def predict_transform(self):
+        return eval_transform(self.image_size)
+
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         train, val, test = self.find_splits()
         for name, samples in (("train", train), ("val", val), ("test", test)):

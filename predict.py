@@ -1,0 +1,13 @@
+"""Top-5 predictions of a checkpoint for images. Examples:
+
+python predict.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt inputs=[cat.jpg,photos/]
+python predict.py ckpt_path=... inputs=[cat.jpg] gradcam=true device=cpu batch_size=16
+"""
+
+from pathlib import Path
+
+from alexnet.cli import run_hydra
+from alexnet.tasks.predict import predict
+
+if __name__ == "__main__":
+    run_hydra(predict, Path(__file__).parent / "configs", "predict")

@@ -1,0 +1,109 @@
+"""The prediction task: a checkpoint's top-5 classes for image files."""
+
+import json
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.data.images import IMAGE_EXTENSIONS, load_rgb
+from alexnet.errors import UserError
+
+
+def image_paths(inputs: list[str]) -> list[Path]:
+    """The image files among ``inputs``: files as given, folders searched recursively."""
+    paths = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise UserError(f"input {item} does not exist")
+    if not paths:
+        raise UserError(f"no image files in {', '.join(inputs)}")
+    return paths
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+
+
+def predict(cfg: DictConfig) -> list[dict]:
+    """Print, for each image of ``cfg.inputs``, the ``cfg.top_k`` most likely classes
+    with their probabilities; write them to ``predictions.json`` in the run directory,
+    and with ``cfg.gradcam`` a Grad-CAM heat map of the top class per image."""
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    hparams = checkpoint["hyper_parameters"]
+    names = hparams.get("class_names") or [
+        str(i) for i in range(hparams["run_config"]["data"]["num_classes"])
+    ]
+    device = pick_device(cfg.device)
+    net = load_classifier(checkpoint).net.eval().to(device)
+    transform = instantiate(hparams["run_config"]["data"]).predict_transform()
+    paths = image_paths(list(cfg.inputs))
+    output_dir = Path(cfg.paths.output_dir)
+    results = []
+    readable, skipped = [], []
+    for path in paths:  # an unreadable file is reported, not fatal, when predicting
+        try:
+            readable.append((path, load_rgb(str(path))))
+        except UserError as err:
+            skipped.append({"image": str(path), "error": str(err)})
+    for start in range(0, len(readable), cfg.batch_size):
+        chunk, images = zip(*readable[start : start + cfg.batch_size], strict=True)
+        batch = torch.stack([transform(image) for image in images]).to(device)
+        with torch.no_grad():
+            probs = net(batch).softmax(dim=-1)
+        top = probs.topk(min(cfg.top_k, probs.shape[-1]), dim=-1)
+        for path, p, i in zip(chunk, top.values.tolist(), top.indices.tolist(), strict=True):
+            results.append(
+                {
+                    "image": str(path),
+                    "top": [
+                        {"class": names[c], "probability": q} for c, q in zip(i, p, strict=True)
+                    ],
+                }
+            )
+        if cfg.gradcam:
+            from alexnet.gradcam import gradcam, save_overlay
+
+            heat = gradcam(net, batch, top.indices[:, 0])
+            for k, (path, image) in enumerate(zip(chunk, images, strict=True)):
+                title = f"{names[top.indices[k, 0]]} ({top.values[k, 0]:.1%})"
+                where = save_overlay(
+                    image,
+                    heat[k],
+                    title,
+                    output_dir / "gradcam" / f"{start + k:04d}_{path.stem}.png",
+                )
+                results[start + k]["gradcam"] = str(where)
+    results += skipped
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_predictions(results)
+    Console(soft_wrap=True).print(f"predictions written to {output_dir / 'predictions.json'}")
+    return results
+
+
+def print_predictions(results: list[dict]) -> None:
+    table = Table(title="Predictions", show_lines=True)
+    table.add_column("image", overflow="fold")
+    table.add_column("top classes (probability)")
+    for result in results:
+        if "error" in result:
+            table.add_row(result["image"], f"[red]{result['error']}")
+            continue
+        ranked = "\n".join(f"{t['class']}  {t['probability']:.1%}" for t in result["top"])
+        table.add_row(result["image"], ranked)
+    Console().print(table)
