@@ -1,11 +1,12 @@
 """What every classification DataModule shares: loaders, worker defaults, checks."""
 
+import copy
 import os
 from collections.abc import Callable
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from alexnet.errors import UserError
 
@@ -103,7 +104,7 @@ class ClassificationDataModule(L.LightningDataModule):
                 f"{len(self.class_names)} classes: set data.num_classes={len(self.class_names)}"
             )
 
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+    def loader(self, dataset: Dataset | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a DataLoader")
         return DataLoader(
@@ -115,11 +116,28 @@ class ClassificationDataModule(L.LightningDataModule):
             persistent_workers=self.persistent_workers,
         )
 
+    def unaugmented(self, split: str) -> Dataset:
+        """The ``split`` ("train", "val" or "test") through the validation pipeline: the
+        training images without their random augmentation, for features or predictions."""
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        if split != "train":
+            return dataset
+        val = getattr(self.val_set, "dataset", self.val_set)  # through a Subset
+        if not hasattr(val, "transform"):
+            return dataset  # tensors in memory: nothing random to remove
+        if isinstance(dataset, Subset):
+            inner = copy.copy(dataset.dataset)
+            inner.transform = val.transform
+            return Subset(inner, dataset.indices)
+        plain = copy.copy(dataset)
+        plain.transform = val.transform
+        return plain
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self.loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self.loader(self.val_set, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+        return self.loader(self.test_set, shuffle=False)

@@ -1,0 +1,13 @@
+"""Extract fc7 features (4096-d for the paper's network) of a dataset split:
+
+python features.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt split=test
+python features.py ckpt_path=... data=caltech101 split=train
+"""
+
+from pathlib import Path
+
+from alexnet.cli import run_hydra
+from alexnet.tasks.features import extract_features
+
+if __name__ == "__main__":
+    run_hydra(extract_features, Path(__file__).parent / "configs", "features")
