@@ -6,7 +6,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all bench lint format clean
+.PHONY: help install train test test-all bench report lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test-all: $(STAMP) ## run every test, the slow ones too
 
 bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/)
 	$(BIN)/python experiments/benchmarks/data_loading/bench_loading.py
+
+report: $(STAMP) ## compare runs: make report RUNS="logs/train/multiruns/<sweep>" (table + PNG)
+	$(BIN)/python -m alexnet.report $(RUNS)
 
 lint: $(STAMP) ## check style and common bugs with ruff
 	$(BIN)/ruff check src tests experiments *.py

@@ -4,7 +4,8 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -47,6 +48,16 @@ def exit_if_user_error(err: Exception) -> None:
     cause = user_error_in(err)
     if cause is not None:
         print(f"error: {one_line(cause)}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+
+@contextmanager
+def user_errors_exit_2() -> Iterator[None]:
+    """For the argparse tools: a UserError prints one line and exits with status 2."""
+    try:
+        yield
+    except UserError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
 
 

@@ -8,7 +8,6 @@ the batch dimension is dynamic. ONNX needs the ``export`` extra
 """
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.cli import user_errors_exit_2
 from alexnet.errors import UserError
 
 FORMATS = ("torchscript", "onnx", "pt2")
@@ -87,12 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", nargs="+", choices=FORMATS, default=["torchscript", "onnx"])
     parser.add_argument("--out", type=Path, default=None, help="folder (default: the checkpoint's)")
     args = parser.parse_args(argv)
-    try:
+    with user_errors_exit_2():
         for path in export(args.ckpt_path, args.format, args.out):
             print(f"wrote {path}")
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":
