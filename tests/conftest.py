@@ -48,3 +48,35 @@ def run_script(script: str, *args: str, env: dict | None = None, cwd: Path | Non
         text=True,
         timeout=600,
     )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A checkpoint of alexnet_mini trained for an epoch on a 3-class image folder of
+    5 JPEGs a class, and the overrides that select that data."""
+    from alexnet.tasks.train import train
+    from fixtures import write_class_tree
+
+    tmp = tmp_path_factory.mktemp("trained")
+    write_class_tree(tmp / "data", ["a", "b", "c"], 5)
+    data = [
+        f"data.root={tmp / 'data'}",
+        "data.num_classes=3",
+        "data.val_fraction=0.2",
+        "data.test_fraction=0.2",
+    ]
+    cfg = compose_config(
+        tmp / "run",
+        "data=image_folder",
+        "model=alexnet_mini",
+        *data,
+        "trainer.max_epochs=1",
+        "test=false",
+        "logger=csv",
+        "data.num_workers=0",
+        "data.batch_size=4",
+        "~callbacks.progress_bar",
+        "trainer.enable_progress_bar=false",
+    )
+    train(cfg)
+    return tmp / "run" / "checkpoints" / "last.ckpt", data

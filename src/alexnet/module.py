@@ -119,7 +119,8 @@ class ClassifierModule(L.LightningModule):
     def configure_optimizers(self) -> dict:
         if self.optimizer_factory is None:
             raise UserError("training needs an optimizer config")
-        optimizer = self.optimizer_factory(params=self.parameters())
+        trainable = [p for p in self.parameters() if p.requires_grad]  # frozen layers stay out
+        optimizer = self.optimizer_factory(params=trainable)
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
         scheduler = self.scheduler_factory(optimizer)

@@ -76,25 +76,6 @@ def test_fast_dev_run_on_each_image_dataset(data, model, tmp_path):
     assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A checkpoint of alexnet_mini trained for an epoch on a 3-class image folder."""
-    tmp = tmp_path_factory.mktemp("trained")
-    overrides = fixture_overrides("image_folder", tmp / "data")
-    cfg = compose_config(
-        tmp / "run",
-        "data=image_folder",
-        "model=alexnet_mini",
-        *overrides,
-        "trainer.max_epochs=1",
-        "test=false",
-        *QUIET[1:],
-        "~callbacks.progress_bar",
-    )
-    train(cfg)
-    return tmp / "run" / "checkpoints" / "last.ckpt", overrides
-
-
 def evaluate_with(tmp_path, ckpt, *overrides) -> dict:
     cfg = compose_config(
         tmp_path,

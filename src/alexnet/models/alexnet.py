@@ -148,6 +148,7 @@ class AlexNet(nn.Module):
         lrn_alpha: float = 1e-4,
         lrn_beta: float = 0.75,
         lrn_k: float = 2.0,
+        freeze: list[str] | None = None,
     ):
         super().__init__()
         layout = ARCHS[_choice("arch", arch, ARCHS)]
@@ -201,6 +202,15 @@ class AlexNet(nn.Module):
             self._init_paper(layout)
         elif init == "kaiming":
             self._init_kaiming()
+        self.freeze(freeze or [])
+
+    def freeze(self, names: list[str]) -> None:
+        """Stop training the parameters of the named sub-modules."""
+        modules = dict(self.named_modules())
+        for name in names:
+            if name not in modules or not name:
+                raise UserError(f"model.freeze: no sub-module {name!r} (e.g. features, classifier)")
+            modules[name].requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))

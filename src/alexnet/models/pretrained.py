@@ -41,7 +41,13 @@ def load_torchvision_weights(model: AlexNet, weights: str) -> AlexNet:
     return model
 
 
-def alexnet_torchvision(weights: str | None = None, **kwargs) -> AlexNet:
-    """torchvision's one-GPU AlexNet, optionally with its pretrained weights."""
+def alexnet_torchvision(
+    weights: str | None = None, freeze: list[str] | None = None, **kwargs
+) -> AlexNet:
+    """torchvision's one-GPU AlexNet, optionally with its pretrained weights and some
+    sub-modules frozen (after loading, so a new head stays trainable)."""
     model = AlexNet(arch="torchvision", **kwargs)
-    return load_torchvision_weights(model, weights) if weights else model
+    if weights:
+        load_torchvision_weights(model, weights)
+    model.freeze(freeze or [])
+    return model
