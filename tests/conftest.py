@@ -80,3 +80,11 @@ def trained(tmp_path_factory) -> tuple[Path, list[str]]:
     )
     train(cfg)
     return tmp / "run" / "checkpoints" / "last.ckpt", data
+
+
+def run_sweep(cwd: Path, *args: str) -> Path:
+    """Run ``train.py *args`` (a -m sweep) in ``cwd``; the sweep directory it made."""
+    result = run_script("train.py", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (cwd / "logs" / "train" / "multiruns").iterdir()
+    return sweep_dir

@@ -5,22 +5,19 @@ import sys
 
 from PIL import Image
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_sweep
 
 
 def test_report_of_a_sweep(tmp_path):
-    result = run_script(
-        "train.py",
+    sweep = run_sweep(
+        tmp_path,
         "-m",
         "optimizer.lr=0.003,0.03",
         "debug=limit",
         "logger=csv",
         "callbacks=none",
         "trainer.limit_train_batches=3",
-        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     report = subprocess.run(
         [sys.executable, "-m", "alexnet.report", str(sweep)],
         capture_output=True,

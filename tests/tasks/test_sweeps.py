@@ -5,7 +5,7 @@ import json
 import torch
 
 from alexnet.tasks.train import train
-from conftest import compose_config, run_script
+from conftest import compose_config, run_sweep
 from fixtures import read_wandb_log
 
 FAST = ["debug=fast_dev_run", "data.batch_size=4", "logger=wandb", "callbacks=none"]
@@ -17,17 +17,14 @@ def wandb_run(job_dir):
 
 
 def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
-    result = run_script(
-        "train.py",
+    sweep_dir = run_sweep(
+        tmp_path,
         "-m",
         "launcher=local",
         "optimizer.lr=0.003,0.01",
         "model=alexnet_mini,alexnet_bn",
         *FAST,
-        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (sweep_dir,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
     assert [p.name for p in jobs] == ["0", "1", "2", "3"]
     seen = set()
@@ -44,18 +41,15 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
 
 
 def test_optuna_search_returns_the_optimised_metric(tmp_path):
-    result = run_script(
-        "train.py",
+    sweep_dir = run_sweep(
+        tmp_path,
         "hparams_search=alexnet_optuna",
         "hydra.sweeper.n_trials=2",
         "debug=limit",
         "trainer.max_epochs=1",
         "logger=csv",
         "callbacks=none",
-        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (sweep_dir,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     best = (sweep_dir / "optimization_results.yaml").read_text()
     assert "best_value" in best and "optimizer.lr" in best
 
