@@ -94,7 +94,14 @@ class ClassifierModule(L.LightningModule):
         loss = F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
         metrics.update(logits, targets)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=not on_step,  # averaged over DDP processes once an epoch, not each step
+        )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
         return loss, logits
 

@@ -9,8 +9,9 @@ from torchvision.utils import save_image
 
 
 def is_chosen_epoch(trainer: L.Trainer, every_n_epochs: int) -> bool:
-    """Every ``every_n_epochs`` epochs, or only the last epoch when it is 0."""
-    if trainer.sanity_checking or not trainer.is_global_zero:
+    """Every ``every_n_epochs`` epochs, or only the last epoch when it is 0 (the same
+    answer on every DDP rank, so that collective metric syncs stay in step)."""
+    if trainer.sanity_checking:
         return False
     epoch = trainer.current_epoch
     if every_n_epochs > 0:

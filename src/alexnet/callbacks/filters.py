@@ -33,7 +33,7 @@ class Conv1Filters(L.Callback):
 
     @torch.no_grad()
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not is_chosen_epoch(trainer, self.every_n_epochs):
+        if not (is_chosen_epoch(trainer, self.every_n_epochs) and trainer.is_global_zero):
             return
         conv = first_conv(pl_module.net)
         kernels = conv.weight.detach().float().cpu()

@@ -39,14 +39,17 @@ class ValidationPredictions(L.Callback):
                 self.shown.append((view.detach().float().cpu(), int(pred), int(true)))
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not is_chosen_epoch(trainer, self.every_n_epochs) or not self.shown:
+        if not is_chosen_epoch(trainer, self.every_n_epochs):
+            return
+        matrix = self.confusion.compute()  # on every rank: it gathers across processes
+        if not trainer.is_global_zero or not self.shown:
             return
         names = pl_module.hparams.get("class_names") or [
             str(i) for i in range(pl_module.hparams.num_classes)
         ]
         save_figure(trainer, "val_predictions", self._panel(names))
         fig, _ = self.confusion.plot(
-            labels=names if len(names) <= 30 else None, add_text=len(names) <= 20
+            matrix, labels=names if len(names) <= 30 else None, add_text=len(names) <= 20
         )
         size = min(4 + 0.3 * len(names), 30)
         fig.set_size_inches(size, size)

@@ -1,6 +1,7 @@
 """The training task: config → DataModule + LightningModule + Trainer → fit, test."""
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -10,11 +11,13 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet.errors import UserError
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
     git_commit,
     instantiate_loggers,
+    sweep_name,
 )
 from alexnet.module import ClassifierModule
 from alexnet.summary import print_results
@@ -44,10 +47,22 @@ def wandb_run_id(ckpt_path: str | None) -> str | None:
     return torch.load(ckpt_path, map_location="cpu", weights_only=True).get("wandb_run_id")
 
 
+def check_ddp_launch(cfg: DictConfig) -> None:
+    """Lightning's ``ddp`` starts its other processes by re-running the command line,
+    which in a ``-m`` sweep would re-run the whole sweep in each."""
+    launched_outside = any(v in os.environ for v in ("LOCAL_RANK", "SLURM_PROCID"))
+    if sweep_name() and cfg.trainer.get("strategy") == "ddp" and not launched_outside:
+        raise UserError(
+            "-m sweeps cannot use trainer.strategy=ddp (it re-runs the command per process): "
+            "add trainer.strategy=ddp_spawn, or launch each job with launcher=slurm or torchrun"
+        )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results
     and write them to ``results.json``; returns the final metrics."""
     started = time.perf_counter()
+    check_ddp_launch(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)

@@ -1,0 +1,44 @@
+"""A real two-process DDP run on the CPU (gloo): trains, checkpoints, evaluates."""
+
+import json
+
+import torch
+
+from conftest import run_script
+
+
+def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
+    result = run_script(
+        "train.py",
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=4",
+        "logger=wandb",
+        "~callbacks.progress_bar",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # one dir, not one per rank
+    assert (run_dir / "train_ddp_process_1.log").is_file()  # the second process ran here
+    assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1  # rank 0 logs alone
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["epochs"] == 2 and 0 <= results["metrics"]["test/acc"] <= 1
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 1 and checkpoint["global_step"] == 8  # 2 epochs × 4 steps
+    assert sorted(p.name for p in (run_dir / "figures").glob("*.png"))  # drawn once, on rank 0
+
+    evaluated = run_script(
+        "eval.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", cwd=tmp_path
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    (eval_dir,) = (tmp_path / "logs" / "eval" / "runs").iterdir()
+    metrics = json.loads((eval_dir / "metrics.json").read_text())["metrics"]
+    assert 0 <= metrics["test/acc"] <= 1 and metrics["test/loss"] > 0
+
+
+def test_ddp_in_a_multirun_sweep_points_to_ddp_spawn(tmp_path):
+    result = run_script(
+        "train.py", "-m", "trainer=ddp_cpu", "seed=1,2", "debug=fast_dev_run", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "trainer.strategy=ddp_spawn" in result.stderr
