@@ -8,6 +8,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import alexnet  # noqa: F401  (registers the configs' resolvers)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers next to the tests

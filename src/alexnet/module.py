@@ -11,6 +11,7 @@ from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet.errors import UserError
+from alexnet.fast import compile_net, to_channels_last
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -31,7 +32,8 @@ class ClassifierModule(L.LightningModule):
     Logs ``{train,val,test}/loss``, ``{train,val,test}/acc``, ``{val,test}/acc_top5``
     and ``val/acc_best``. ``optimizer`` and ``scheduler`` are factories (Hydra
     ``_partial_`` configs); ``run_config`` (the resolved run config) and
-    ``class_names`` are saved, as plain containers, in every checkpoint.
+    ``class_names`` are saved, as plain containers, in every checkpoint. ``compile``
+    (True or a torch.compile backend name) and ``channels_last`` are opt-in speed-ups.
     """
 
     def __init__(
@@ -44,6 +46,8 @@ class ClassifierModule(L.LightningModule):
         monitor: str = "val/acc",
         run_config: dict | None = None,
         class_names: list[str] | None = None,
+        compile: bool | str = False,
+        channels_last: bool = False,
     ):
         super().__init__()
         if optimizer is not None:  # None: evaluation only
@@ -77,6 +81,17 @@ class ClassifierModule(L.LightningModule):
         names = getattr(self.trainer.datamodule, "class_names", None)
         if names:
             self.hparams["class_names"] = list(names)
+        if self.hparams.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.hparams.compile:
+            backend = self.hparams.compile if isinstance(self.hparams.compile, str) else "inductor"
+            compile_net(self.net, backend)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if self.hparams.channels_last:
+            images, targets = batch
+            return to_channels_last(images), targets
+        return batch
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of a batch; for a batch of several views per image (B, V, C, H, W),

@@ -37,6 +37,8 @@ def build_module(cfg: DictConfig) -> ClassifierModule:
         num_classes=cfg.data.num_classes,
         label_smoothing=cfg.label_smoothing,
         run_config=OmegaConf.to_container(cfg, resolve=True),
+        compile=cfg.get("compile", False),
+        channels_last=cfg.get("channels_last", False),
     )
 
 

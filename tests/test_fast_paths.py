@@ -1,0 +1,78 @@
+"""Opt-in fast paths: compile (with its eager fallback), channels_last, determinism."""
+
+import pytest
+import torch
+
+from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.fast import CompiledForward, compile_net
+from alexnet.models import AlexNet
+from alexnet.tasks.train import train
+from conftest import compose_config
+
+SHORT = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "test=false",
+    "logger=csv",
+    "~callbacks.progress_bar",
+    "~callbacks.model_summary",
+    "~callbacks.conv1_filters",
+    "~callbacks.validation_predictions",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "data.batch_size=4",
+]
+
+
+def mini() -> AlexNet:
+    return AlexNet(arch="mini", input_size=32, num_classes=10, norm="bn", groups=1).eval()
+
+
+def test_compiled_forward_gives_the_same_logits():
+    net, x = mini(), torch.randn(2, 3, 32, 32)
+    expected = net(x)
+    compile_net(net, backend="eager")  # dynamo tracing without a code generator: fast
+    assert isinstance(net.forward, CompiledForward) and net.forward.compiled is not None
+    torch.testing.assert_close(net(x), expected)
+    assert list(net.state_dict()) == list(mini().state_dict())  # checkpoints unchanged
+
+
+def test_a_failing_compile_warns_once_and_runs_eager():
+    net, x = mini(), torch.randn(2, 3, 32, 32)
+    expected = net(x)
+    with pytest.warns(UserWarning, match="torch.compile failed, the run continues uncompiled"):
+        compile_net(net, backend="no_such_backend")
+    torch.testing.assert_close(net(x), expected)
+
+
+def test_training_with_compile_and_channels_last(tmp_path):
+    cfg = compose_config(tmp_path, *SHORT, "compile=eager", "channels_last=true")
+    metrics = train(cfg)
+    assert metrics["train/loss_epoch"] > 0
+    ckpt = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert not isinstance(load_classifier(ckpt).net.forward, CompiledForward)  # loads plain
+
+
+@pytest.mark.slow
+def test_training_with_inductor(tmp_path):
+    """The real compiler (C++ code generation on the CPU): minutes on 2 cores."""
+    assert train(compose_config(tmp_path, *SHORT, "compile=true"))["train/loss_epoch"] > 0
+
+
+def final_weights(run_dir) -> dict:
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("net.")}
+
+
+@pytest.mark.parametrize("model", ["alexnet", "alexnet_bn", "alexnet_mini", "alexnet_torchvision"])
+def test_deterministic_mode_repeats_exactly(model, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        train(
+            compose_config(tmp_path / name, *SHORT, f"model={model}", "trainer.deterministic=true")
+        )
+        runs.append(final_weights(tmp_path / name))
+    assert runs[0].keys() == runs[1].keys()
+    for key in runs[0]:
+        torch.testing.assert_close(runs[0][key], runs[1][key], rtol=0, atol=0)
