@@ -8,6 +8,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from alexnet.data.on_device import DeviceBatches
 from alexnet.errors import UserError
 
 
@@ -39,6 +40,8 @@ class ClassificationDataModule(L.LightningDataModule):
         persistent_workers: keep workers alive between epochs (when num_workers > 0).
         image_size: the square size the model wants; images are resized to it.
         tta: test-time views: ``center`` or ``ten_crop`` (the paper's 10 patches).
+        on_device: hold the whole dataset on the training device and batch and augment
+            it there, without a DataLoader (in-memory datasets: digits, cifar10).
     """
 
     #: num_workers when the config leaves it unset; in-memory datasets override with 0.
@@ -56,6 +59,7 @@ class ClassificationDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         image_size: int = 224,
         tta: str = "center",
+        on_device: bool = False,
     ):
         super().__init__()
         if batch_size <= 0:
@@ -81,6 +85,11 @@ class ClassificationDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.image_size, self.tta = image_size, tta
+        if on_device and type(self).device_tensors is ClassificationDataModule.device_tensors:
+            raise UserError(
+                f"data.on_device=true is for in-memory datasets, not {type(self).__name__}"
+            )
+        self.on_device = on_device
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -133,11 +142,42 @@ class ClassificationDataModule(L.LightningDataModule):
         plain.transform = val.transform
         return plain
 
-    def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_set, shuffle=True)
+    def device_tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of a whole split as tensors, for ``on_device``."""
+        raise NotImplementedError
 
-    def val_dataloader(self) -> DataLoader:
-        return self.loader(self.val_set, shuffle=False)
+    def device_prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """The on-device batch pipeline of every split (float images in, model input out)."""
+        return images
 
-    def test_dataloader(self) -> DataLoader:
-        return self.loader(self.test_set, shuffle=False)
+    def device_augment(self, images: torch.Tensor) -> torch.Tensor:
+        """The on-device training augmentation of a batch."""
+        return images
+
+    def _split_loader(self, split: str) -> DataLoader | DeviceBatches:
+        train = split == "train"
+        if not self.on_device:
+            return self.loader(getattr(self, f"{split}_set"), shuffle=train)
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer else torch.device("cpu")
+        images, labels = self.device_tensors(split)
+        return DeviceBatches(
+            images.to(device),
+            labels.to(device),
+            self.batch_size,
+            prepare=self.device_prepare,
+            augment=self.device_augment if train else None,
+            shuffle=train,
+            seed=torch.initial_seed() % 2**31,
+            rank=trainer.global_rank if trainer else 0,
+            world_size=trainer.world_size if trainer else 1,
+        )
+
+    def train_dataloader(self) -> DataLoader | DeviceBatches:
+        return self._split_loader("train")
+
+    def val_dataloader(self) -> DataLoader | DeviceBatches:
+        return self._split_loader("val")
+
+    def test_dataloader(self) -> DataLoader | DeviceBatches:
+        return self._split_loader("test")

@@ -3,11 +3,13 @@
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 from torchvision.transforms import v2
 
 from alexnet.data.base import ClassificationDataModule, download
+from alexnet.data.on_device import random_crop_flip
 from alexnet.errors import UserError
 
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -89,6 +91,26 @@ class CIFAR10DataModule(ClassificationDataModule):
 
     def predict_transform(self) -> v2.Compose:
         return self.transforms(train=False)
+
+    def device_tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (N, 3, 32, 32) images and labels, straight from the unpickled batches."""
+        dataset = getattr(self, f"{split}_set")
+        base, index = (
+            (dataset.dataset, dataset.indices) if isinstance(dataset, Subset) else (dataset, None)
+        )
+        images = torch.from_numpy(base.data).permute(0, 3, 1, 2)
+        labels = torch.tensor(base.targets)
+        return (images, labels) if index is None else (images[index], labels[index])
+
+    def device_augment(self, images: torch.Tensor) -> torch.Tensor:
+        return random_crop_flip(images, padding=4)
+
+    def device_prepare(self, images: torch.Tensor) -> torch.Tensor:
+        if self.image_size != 32:
+            images = F.interpolate(images, size=self.image_size, mode="bilinear", antialias=True)
+        mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1)
+        std = torch.tensor(STD, device=images.device).view(1, 3, 1, 1)
+        return (images - mean) / std
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         train_full = self._dataset(True, self.transforms(train=True))

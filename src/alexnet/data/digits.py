@@ -51,6 +51,9 @@ class DigitsDataModule(ClassificationDataModule):
         images = (images - mean) / std
         return tuple(TensorDataset(images[idx], labels[idx]) for idx in (train, val, test))
 
+    def device_tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return getattr(self, f"{split}_set").tensors  # already resized and standardised
+
     def predict_transform(self) -> v2.Compose:
         """A digit image (bright ink on a dark background, like the dataset) → grayscale,
         the model's size, standardised with the training split's statistics."""
