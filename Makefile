@@ -28,7 +28,9 @@ test: $(STAMP) ## run the fast tests (what CI runs)
 test-all: $(STAMP) ## run every test, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)
 
-bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/)
+bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~10 min on 2 cores)
+	$(BIN)/python experiments/benchmarks/overhead/bench_overhead.py --steps 100
+	$(BIN)/python experiments/benchmarks/small_dataset_epoch/bench_small_epoch.py
 	$(BIN)/python experiments/benchmarks/data_loading/bench_loading.py
 
 report: $(STAMP) ## compare runs: make report RUNS="logs/train/multiruns/<sweep>" (table + PNG)
