@@ -74,7 +74,7 @@ class ClassifierModule(L.LightningModule):
             self.example_input_array = torch.zeros(1, getattr(net, "in_channels", 3), size, size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(to_channels_last(x) if self.hparams.channels_last else x)
 
     def setup(self, stage: str) -> None:
         # Class names travel with the weights, so predictions can print them.
@@ -86,12 +86,6 @@ class ClassifierModule(L.LightningModule):
         if self.hparams.compile:
             backend = self.hparams.compile if isinstance(self.hparams.compile, str) else "inductor"
             compile_net(self.net, backend)
-
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        if self.hparams.channels_last:
-            images, targets = batch
-            return to_channels_last(images), targets
-        return batch
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of a batch; for a batch of several views per image (B, V, C, H, W),
