@@ -46,7 +46,8 @@ def wandb_run_id(ckpt_path: str | None) -> str | None:
     """The W&B run a checkpoint was logged to, if any."""
     if not ckpt_path or not Path(ckpt_path).is_file():
         return None
-    return torch.load(ckpt_path, map_location="cpu", weights_only=True).get("wandb_run_id")
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
+    return checkpoint.get("wandb_run_id")  # mmap: the weights are not read
 
 
 def check_ddp_launch(cfg: DictConfig) -> None:
