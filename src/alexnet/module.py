@@ -111,7 +111,14 @@ class ClassifierModule(L.LightningModule):
             prog_bar=True,
             sync_dist=not on_step,  # averaged over DDP processes once an epoch, not each step
         )
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
+        for name in ("acc", "acc_top5"):  # top-1 in the progress bar, top-5 only logged
+            self.log(
+                f"{stage}/{name}",
+                metrics[name],
+                on_step=False,
+                on_epoch=True,
+                prog_bar=name == "acc",
+            )
         return loss, logits
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
