@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from alexnet.data.on_device import DeviceBatches
+from alexnet.data.transforms import TTAS
 from alexnet.errors import UserError
 
 
@@ -68,8 +69,8 @@ class ClassificationDataModule(L.LightningDataModule):
             raise UserError(f"data.num_workers={num_workers} must be >= 0 (or null for auto)")
         if image_size <= 0:
             raise UserError(f"image_size={image_size} must be positive")
-        if tta not in ("center", "ten_crop"):
-            raise UserError(f"tta={tta!r} is not one of center, ten_crop")
+        if tta not in TTAS:
+            raise UserError(f"tta={tta!r} is not one of {', '.join(TTAS)}")
         if tta == "ten_crop" and not self.supports_ten_crop:
             raise UserError(
                 "tta=ten_crop needs a dataset read from image files (caltech101, imagenette, "

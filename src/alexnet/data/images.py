@@ -133,7 +133,3 @@ class ImageFiles(Dataset):
         path, label = self.samples[index]
         image = load_rgb(path)
         return (self.transform(image) if self.transform else image), label
-
-    @property
-    def targets(self) -> list[int]:
-        return [label for _, label in self.samples]
