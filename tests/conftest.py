@@ -90,3 +90,10 @@ def run_sweep(cwd: Path, *args: str) -> Path:
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep_dir,) = (cwd / "logs" / "train" / "multiruns").iterdir()
     return sweep_dir
+
+
+def error_line(result) -> str:
+    """The one ``error: ...`` line a failed entry point printed (fails if not exactly one)."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]

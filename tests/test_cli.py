@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import run_script
+from conftest import error_line, run_script
 from fixtures import NO_NETWORK
 
 
@@ -34,8 +34,7 @@ from fixtures import NO_NETWORK
 def test_user_errors_exit_2_with_one_line(overrides, message, tmp_path):
     result = run_script("train.py", *overrides, "logger=csv", env=NO_NETWORK, cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
+    assert message in error_line(result), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
 
 

@@ -7,7 +7,7 @@ from alexnet.data import ImageFolderDataModule
 from alexnet.data.images import load_rgb
 from alexnet.errors import UserError
 from alexnet.tasks.train import train
-from conftest import compose_config, run_script
+from conftest import compose_config, error_line, run_script
 from fixtures import write_class_tree, write_image
 
 ODD_MODES = {
@@ -121,7 +121,7 @@ def test_decode_failure_in_a_worker_is_one_line_and_exit_2(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr[-3000:]
-    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    line = error_line(result)
     assert "img_0001.jpg" in line and "Traceback" not in line
 
 

@@ -4,7 +4,7 @@ import torch
 import torchvision
 
 from alexnet.tasks.train import build_module
-from conftest import compose_config, run_script
+from conftest import compose_config, error_line, run_script
 from fixtures import NO_NETWORK, write_caltech101
 
 
@@ -46,5 +46,5 @@ def test_finetune_offline_without_weights_is_one_line(tmp_path):
         "train.py", *finetune_overrides(root), "debug=fast_dev_run", env=env, cwd=tmp_path
     )
     assert result.returncode == 2
-    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    line = error_line(result)
     assert "hub/checkpoints/alexnet-owt-7be5be79.pth" in line
