@@ -1,4 +1,5 @@
-"""Extract fc7 features (4096-d for the paper's network) of a dataset split:
+"""Extract the penultimate layer's features of a dataset split (fc7 after its ReLU for
+the AlexNet family: 4096-d, 1024-d for alexnet_mini). Examples:
 
 python features.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt split=test
 python features.py ckpt_path=... data=caltech101 split=train

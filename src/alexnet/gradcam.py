@@ -5,20 +5,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU)
 
-
-def last_conv_activation(net: nn.Module) -> nn.Module:
-    """The activation after the last convolution: Grad-CAM's usual layer. (Its output,
-    not the convolution's, because the in-place ReLU overwrites the latter.)"""
-    return [m for m in net.features if isinstance(m, ACTIVATIONS)][-1]
-
-
-def gradcam(net: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Heat maps in [0, 1], one (H, W) per image, for the classes ``targets``."""
+def gradcam(
+    net: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """Heat maps in [0, 1], one (H, W) per image, for the classes ``targets``, of the
+    output of ``layer`` (the model's registered Grad-CAM layer)."""
     from captum.attr import LayerAttribution, LayerGradCam  # optional: the explain extra
 
-    cam = LayerGradCam(net, last_conv_activation(net))
+    cam = LayerGradCam(net, layer)
     maps = cam.attribute(images, target=targets, relu_attributions=True)
     maps = LayerAttribution.interpolate(maps, tuple(images.shape[-2:]), "bilinear")[:, 0]
     peak = maps.flatten(1).max(dim=1).values.clamp_min(1e-12)

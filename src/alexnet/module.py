@@ -31,8 +31,7 @@ class ClassifierModule(L.LightningModule):
 
     Logs ``{train,val,test}/loss``, ``{train,val,test}/acc``, ``{val,test}/acc_top5``
     and ``val/acc_best``. ``optimizer`` and ``scheduler`` are factories (Hydra
-    ``_partial_`` configs); ``run_config`` (the resolved run config) and
-    ``class_names`` are saved, as plain containers, in every checkpoint. ``compile``
+    ``_partial_`` configs); ``class_names`` name the classes in figures. ``compile``
     (True or a torch.compile backend name) and ``channels_last`` are opt-in speed-ups.
     """
 
@@ -44,7 +43,6 @@ class ClassifierModule(L.LightningModule):
         num_classes: int = 1000,
         label_smoothing: float = 0.0,
         monitor: str = "val/acc",
-        run_config: dict | None = None,
         class_names: list[str] | None = None,
         compile: bool | str = False,
         channels_last: bool = False,

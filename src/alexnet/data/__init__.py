@@ -9,7 +9,28 @@ from alexnet.data.image_folder import ImageFolderDataModule
 from alexnet.data.imagenet_subset import ImageNetSubsetDataModule
 from alexnet.data.imagenette import ImagenetteDataModule
 
+#: The datasets by their config name (configs/data/<name>.yaml); checkpoints name
+#: their dataset by these keys.
+DATASETS: dict[str, type[ClassificationDataModule]] = {
+    "caltech101": Caltech101DataModule,
+    "cifar10": CIFAR10DataModule,
+    "digits": DigitsDataModule,
+    "image_folder": ImageFolderDataModule,
+    "imagenet_subset": ImageNetSubsetDataModule,
+    "imagenette": ImagenetteDataModule,
+}
+
+
+def dataset_name(datamodule: ClassificationDataModule) -> str:
+    """The config name of ``datamodule``'s dataset."""
+    for name, cls in DATASETS.items():
+        if type(datamodule) is cls:
+            return name
+    raise ValueError(f"{type(datamodule).__name__} is not in alexnet.data.DATASETS")
+
+
 __all__ = [
+    "DATASETS",
     "CIFAR10DataModule",
     "Caltech101DataModule",
     "ClassificationDataModule",
@@ -18,4 +39,5 @@ __all__ = [
     "ImageFolderDataModule",
     "ImageNetSubsetDataModule",
     "ImagenetteDataModule",
+    "dataset_name",
 ]

@@ -96,8 +96,10 @@ class ClassificationDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None
         self.class_names: list[str] = []
 
-    def predict_transform(self) -> Callable:
-        """PIL RGB image → model input, as the validation split is prepared."""
+    def preprocessing(self) -> dict:
+        """How a new image becomes model input, as the evaluation splits are prepared:
+        ``channels``, ``resize``, ``crop``, ``mean``, ``std``, ``preset`` (saved in
+        checkpoints; see alexnet.checkpoints.Preprocessing)."""
         raise NotImplementedError
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:

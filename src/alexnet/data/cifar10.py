@@ -10,6 +10,7 @@ from torchvision.transforms import v2
 
 from alexnet.data.base import ClassificationDataModule, download
 from alexnet.data.on_device import random_crop_flip
+from alexnet.data.transforms import eval_transform
 from alexnet.errors import UserError
 
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -75,22 +76,33 @@ class CIFAR10DataModule(ClassificationDataModule):
         if self.download and not files_present(self.root):
             download(lambda: datasets.CIFAR10(str(self.root), download=True), self._missing)
 
+    def preprocessing(self) -> dict:
+        size = self.image_size
+        return {
+            "channels": 3,
+            "resize": size,
+            "crop": size,
+            "mean": list(MEAN),
+            "std": list(STD),
+            "preset": "cifar",
+        }
+
     def transforms(self, train: bool) -> v2.Compose:
-        """uint8 image → (augmented when training) → resized → normalised float."""
-        augment = [v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()] if train else []
+        """PIL image → (randomly cropped and flipped when training) → resized →
+        normalised float."""
+        if not train:
+            return eval_transform(self.preprocessing())
         resize = [v2.Resize(self.image_size, antialias=True)] if self.image_size != 32 else []
         return v2.Compose(
             [
                 v2.ToImage(),
-                *augment,
+                v2.RandomCrop(32, padding=4),
+                v2.RandomHorizontalFlip(),
                 *resize,
                 v2.ToDtype(torch.float32, scale=True),
                 v2.Normalize(MEAN, STD),
             ]
         )
-
-    def predict_transform(self) -> v2.Compose:
-        return self.transforms(train=False)
 
     def device_tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (N, 3, 32, 32) images and labels, straight from the unpickled batches."""

@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch.utils.data import Dataset, TensorDataset
-from torchvision.transforms import v2
 
 from alexnet.data.base import ClassificationDataModule
 from alexnet.data.splits import stratified_split
@@ -32,6 +31,7 @@ class DigitsDataModule(ClassificationDataModule):
         super().__init__(**kwargs)
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.split_seed = split_seed
+        self.mean_std: tuple[float, float] | None = None  # of the training split, set up once
 
     def _images_and_splits(self):
         """All digits at the model's size in [0, 1] (ink bright), labels, split indices."""
@@ -47,24 +47,24 @@ class DigitsDataModule(ClassificationDataModule):
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         images, labels, (train, val, test) = self._images_and_splits()
-        mean, std = images[train].mean(), images[train].std()
-        images = (images - mean) / std
+        self.mean_std = images[train].mean().item(), images[train].std().item()
+        images = (images - self.mean_std[0]) / self.mean_std[1]
         return tuple(TensorDataset(images[idx], labels[idx]) for idx in (train, val, test))
 
     def device_tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         return getattr(self, f"{split}_set").tensors  # already resized and standardised
 
-    def predict_transform(self) -> v2.Compose:
-        """A digit image (bright ink on a dark background, like the dataset) → grayscale,
-        the model's size, standardised with the training split's statistics."""
-        images, _, (train, _, _) = self._images_and_splits()
-        mean, std = images[train].mean().item(), images[train].std().item()
-        return v2.Compose(
-            [
-                v2.Grayscale(),
-                v2.ToImage(),
-                v2.ToDtype(torch.float32, scale=True),
-                v2.Resize(self.image_size, antialias=True),
-                v2.Normalize([mean], [std]),
-            ]
-        )
+    def preprocessing(self) -> dict:
+        """A digit image (bright ink on a dark background, like the dataset) →
+        grayscale, the model's size, standardised with the training split's statistics."""
+        if self.mean_std is None:
+            self.setup()
+        (mean, std), size = self.mean_std, self.image_size
+        return {
+            "channels": 1,
+            "resize": size,
+            "crop": size,
+            "mean": [mean],
+            "std": [std],
+            "preset": "digits",
+        }

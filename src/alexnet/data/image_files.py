@@ -8,7 +8,7 @@ from torch.utils.data import Dataset
 from alexnet.data.base import ClassificationDataModule
 from alexnet.data.images import FolderScan, ImageFiles, Sample, scan_class_folders
 from alexnet.data.splits import stratified_holdout
-from alexnet.data.transforms import PRESETS, eval_transform, train_transform
+from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
 from alexnet.errors import UserError
 
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
@@ -67,8 +67,8 @@ class ImageFilesDataModule(ClassificationDataModule):
         kept, held = stratified_holdout([y for _, y in samples], self.val_fraction, self.split_seed)
         return [samples[i] for i in kept], [samples[i] for i in held]
 
-    def predict_transform(self):
-        return eval_transform(self.image_size)
+    def preprocessing(self) -> dict:
+        return image_files_recipe(self.image_size, self.preset)
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         train, val, test = self.find_splits()
@@ -78,8 +78,8 @@ class ImageFilesDataModule(ClassificationDataModule):
         self._report_skipped()
         return (
             ImageFiles(train, train_transform(self.preset, self.image_size)),
-            ImageFiles(val, eval_transform(self.image_size)),
-            ImageFiles(test, eval_transform(self.image_size, self.tta)),
+            ImageFiles(val, eval_transform(self.preprocessing())),
+            ImageFiles(test, eval_transform(self.preprocessing(), self.tta)),
         )
 
     def _report_skipped(self) -> None:

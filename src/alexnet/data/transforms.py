@@ -13,11 +13,13 @@ crop for evaluation.
 Both normalise with the ImageNet per-channel mean and std.
 """
 
+from collections.abc import Mapping
+
 import torch
 from torchvision.transforms import v2
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
+
 # Eigen-decomposition of the RGB covariance of ImageNet's training pixels (in [0, 1]),
 # the values fb.resnet.torch and most reimplementations of the paper use.
 IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
@@ -97,18 +99,35 @@ class StackViews:
         return torch.stack(self.transform(image))
 
 
-def eval_transform(crop: int, tta: str = "center") -> v2.Compose | StackViews:
-    """Evaluation: the central crop, or ``ten_crop`` — the four corner crops, the centre
-    crop and their reflections of the central square, as a (10, C, crop, crop) tensor."""
-    resize = resize_for(crop)
+def image_files_recipe(crop: int, preset: str) -> dict:
+    """The evaluation recipe of the image-file datasets: shorter side to crop·256/224,
+    central crop, ImageNet statistics (see alexnet.checkpoints.Preprocessing)."""
+    mean, std = list(IMAGENET_MEAN), list(IMAGENET_STD)
+    return {
+        "channels": 3,
+        "resize": resize_for(crop),
+        "crop": crop,
+        "mean": mean,
+        "std": std,
+        "preset": preset,
+    }
+
+
+def eval_transform(recipe: Mapping, tta: str = "center") -> v2.Compose | StackViews:
+    """A PIL image → model input as ``recipe`` (a checkpoint's "preprocessing") says:
+    grayscale if it has one channel, shorter side to ``resize``, then the central
+    ``crop`` — or ``tta="ten_crop"``: the four corner crops, the centre crop and their
+    reflections of the central square, as a (10, C, crop, crop) tensor."""
+    crop, resize = recipe["crop"], recipe["resize"]
     views = v2.TenCrop(crop) if tta == "ten_crop" else v2.CenterCrop(crop)
     steps = v2.Compose(
         [
+            *([v2.Grayscale(1)] if recipe["channels"] == 1 else []),
             v2.Resize(resize, antialias=True),
             v2.CenterCrop(resize),
             views,
             *_to_normalised_tensor(),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            v2.Normalize(recipe["mean"], recipe["std"]),
         ]
     )
     return StackViews(steps) if tta == "ten_crop" else steps

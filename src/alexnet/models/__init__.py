@@ -1,13 +1,28 @@
-"""The AlexNet family (pure PyTorch: no Lightning, no Hydra)."""
+"""The AlexNet family and its model registry (pure PyTorch: no Lightning, no Hydra)."""
 
 from alexnet.models.alexnet import ARCHS, AlexNet
 from alexnet.models.layers import LocalResponseNorm
-from alexnet.models.pretrained import alexnet_torchvision, load_torchvision_weights
+from alexnet.models.pretrained import freeze, load_torchvision_weights, load_weights
+from alexnet.models.registry import (
+    ModelInfo,
+    create_model,
+    list_models,
+    model_arguments,
+    model_info,
+    register_model,
+)
 
 __all__ = [
     "ARCHS",
     "AlexNet",
     "LocalResponseNorm",
-    "alexnet_torchvision",
+    "ModelInfo",
+    "create_model",
+    "freeze",
+    "list_models",
     "load_torchvision_weights",
+    "load_weights",
+    "model_arguments",
+    "model_info",
+    "register_model",
 ]

@@ -31,12 +31,15 @@ groups, 224 input) with the same parameter names, so its state_dict loads as is.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
+from torchvision.models import AlexNet_Weights
 
 from alexnet.errors import UserError
 from alexnet.models.layers import LocalResponseNorm
+from alexnet.models.registry import ModelInfo, register_model
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "silu": lambda: nn.SiLU(inplace=True),
     "leaky_relu": lambda: nn.LeakyReLU(inplace=True),
 }
+ACTIVATION_TYPES = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU)
 NORMS = ("lrn", "bn", "none")
 INITS = ("paper", "kaiming", "torch")
 
@@ -148,7 +152,6 @@ class AlexNet(nn.Module):
         lrn_alpha: float = 1e-4,
         lrn_beta: float = 0.75,
         lrn_k: float = 2.0,
-        freeze: list[str] | None = None,
     ):
         super().__init__()
         layout = ARCHS[_choice("arch", arch, ARCHS)]
@@ -202,15 +205,6 @@ class AlexNet(nn.Module):
             self._init_paper(layout)
         elif init == "kaiming":
             self._init_kaiming()
-        self.freeze(freeze or [])
-
-    def freeze(self, names: list[str]) -> None:
-        """Stop training the parameters of the named sub-modules."""
-        modules = dict(self.named_modules())
-        for name in names:
-            if name not in modules or not name:
-                raise UserError(f"model.freeze: no sub-module {name!r} (e.g. features, classifier)")
-            modules[name].requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))
@@ -240,3 +234,47 @@ class AlexNet(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
             if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+def last_conv_activation(net: AlexNet) -> str:
+    """The activation after the last convolution: Grad-CAM's usual layer. (Its output,
+    not the convolution's, because the in-place ReLU overwrites the latter.)"""
+    last = max(i for i, m in enumerate(net.features) if isinstance(m, ACTIVATION_TYPES))
+    return f"features.{last}"
+
+
+# fc7 is classifier.5 (the activation after the second hidden layer), fc8 classifier.6.
+_FAMILY = {
+    "feature_layer": "classifier.5",
+    "head": "classifier.6",
+    "gradcam_layer": last_conv_activation,
+}
+register_model(ModelInfo("alexnet", partial(AlexNet, arch="paper"), 227, **_FAMILY))
+register_model(
+    ModelInfo(
+        "alexnet_bn",
+        partial(AlexNet, arch="paper"),
+        227,
+        **_FAMILY,
+        defaults={"norm": "bn", "init": "kaiming"},
+    )
+)
+register_model(
+    ModelInfo(
+        "alexnet_mini",
+        partial(AlexNet, arch="mini"),
+        32,
+        **_FAMILY,
+        defaults={"norm": "bn", "groups": 1, "init": "kaiming"},
+    )
+)
+register_model(
+    ModelInfo(
+        "alexnet_torchvision",
+        partial(AlexNet, arch="torchvision"),
+        224,
+        **_FAMILY,
+        weights=AlexNet_Weights,  # its parameter names are torchvision's
+        defaults={"norm": "none", "groups": 1, "init": "torch"},
+    )
+)

@@ -1,53 +1,79 @@
-"""torchvision's ImageNet weights for the ``torchvision`` layout."""
+"""Starting from trained weights (torchvision's, or any state_dict) with a new head
+when the class count differs, and freezing sub-modules: for any registered model."""
 
 from pathlib import Path
 
 import torch
-from torchvision.models import AlexNet_Weights
+from torch import nn
 
 from alexnet.errors import UserError
-from alexnet.models.alexnet import AlexNet
-
-HEAD = "classifier.6."
+from alexnet.models.registry import ModelInfo
 
 
-def load_torchvision_weights(model: AlexNet, weights: str) -> AlexNet:
-    """Load ``torchvision.models.AlexNet_Weights[weights]`` (e.g. ``IMAGENET1K_V1``,
-    ``DEFAULT``) into a ``torchvision``-layout model, downloading them into torch's hub
-    cache if they are not there. A head with other than 1000 classes keeps its own
-    fresh initialisation (fine-tuning)."""
+def load_weights(
+    net: nn.Module, state: dict[str, torch.Tensor], info: ModelInfo, source: str
+) -> nn.Module:
+    """Load ``state`` into ``net``. The head's tensors are left out when their shapes
+    differ (another class count: the head keeps its fresh initialisation); any other
+    missing, unexpected or mis-shaped tensor is a UserError that names them."""
+    own = net.state_dict()
+    head = info.layer_name("head", net) + "."
+    state = {
+        k: v
+        for k, v in state.items()
+        if not (k.startswith(head) and k in own and own[k].shape != v.shape)
+    }
+    wrong = [
+        f"{k} {tuple(v.shape)}≠{tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and own[k].shape != v.shape
+    ]
+    missing = sorted(set(own) - set(state) - {k for k in own if k.startswith(head)})
+    unexpected = sorted(set(state) - set(own))
+    if wrong or missing or unexpected:
+        problems = [
+            f"{label}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
+            for label, names in (
+                ("shape mismatch", wrong),
+                ("missing", missing),
+                ("unexpected", unexpected),
+            )
+            if names
+        ]
+        raise UserError(
+            f"the weights of {source} do not fit model {info.name} ({'; '.join(problems)})"
+        )
+    net.load_state_dict(state, strict=False)  # only the head may be absent, checked above
+    return net
+
+
+def load_torchvision_weights(net: nn.Module, info: ModelInfo, weights: str) -> nn.Module:
+    """Load torchvision's ``weights`` (e.g. ``IMAGENET1K_V1``, ``DEFAULT``) for the model
+    ``info``, downloading them into torch's hub cache if they are not there."""
+    if info.weights is None:
+        raise UserError(f"model {info.name} has no torchvision weights (model.weights=null)")
     try:
-        spec = AlexNet_Weights[weights]
+        spec = info.weights[weights]
     except KeyError:
-        names = ", ".join(AlexNet_Weights.__members__)
+        names = ", ".join(info.weights.__members__)
         raise UserError(f"model.weights={weights!r} is not one of {names}") from None
     try:
         state = spec.get_state_dict(progress=True, check_hash=True)
     except OSError as err:  # URLError and friends: no network, no cached file
         cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(spec.url).name
         raise UserError(
-            f"cannot download torchvision's AlexNet {spec} weights ({err}); "
+            f"cannot download torchvision's {spec} weights ({err}); "
             f"without network, download {spec.url} and put it at {cache}"
         ) from None
-    head_fits = model.classifier[6].out_features == state[HEAD + "weight"].shape[0]
-    if not head_fits:
-        state = {k: v for k, v in state.items() if not k.startswith(HEAD)}
-    try:
-        model.load_state_dict(state, strict=head_fits)
-    except RuntimeError as err:
-        raise UserError(
-            f"torchvision's weights need model=alexnet_torchvision with 3 input channels: {err}"
-        ) from None
-    return model
+    return load_weights(net, state, info, f"torchvision's {spec}")
 
 
-def alexnet_torchvision(
-    weights: str | None = None, freeze: list[str] | None = None, **kwargs
-) -> AlexNet:
-    """torchvision's one-GPU AlexNet, optionally with its pretrained weights and some
-    sub-modules frozen (after loading, so a new head stays trainable)."""
-    model = AlexNet(arch="torchvision", **kwargs)
-    if weights:
-        load_torchvision_weights(model, weights)
-    model.freeze(freeze or [])
-    return model
+def freeze(net: nn.Module, names: list[str]) -> nn.Module:
+    """Stop training the parameters of the named sub-modules (e.g. ``features``)."""
+    modules = dict(net.named_modules())
+    for name in names:
+        if name not in modules or not name:
+            top = ", ".join(n for n, _ in net.named_children())
+            raise UserError(f"model.freeze: no sub-module {name!r} (the top ones: {top})")
+        modules[name].requires_grad_(False)
+    return net

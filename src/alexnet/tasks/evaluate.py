@@ -5,11 +5,12 @@ import time
 from pathlib import Path
 
 import lightning as L
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
-from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.build import build_checkpoint_datamodule, build_trainer, plain
+from alexnet.checkpoints import load_model
 from alexnet.errors import UserError
+from alexnet.module import ClassifierModule
 from alexnet.summary import print_results
 
 
@@ -20,16 +21,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     if cfg.split not in ("val", "test"):
         raise UserError(f"split={cfg.split!r} is not one of val, test")
-    checkpoint = read_checkpoint(cfg.ckpt_path)
-    run_config = checkpoint["hyper_parameters"]["run_config"]
-    with open_dict(cfg):
-        cfg.model = run_config["model"]  # data configs resize to ${model.input_size}
-        if cfg.get("data") is None:
-            cfg.data = run_config["data"]
+    loaded = load_model(cfg.ckpt_path)
     L.seed_everything(cfg.seed, workers=True)
-    module = load_classifier(checkpoint)
-    datamodule = instantiate(cfg.data, tta=cfg.tta)
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
+    num_classes = loaded.record.model.kwargs["num_classes"]
+    datamodule = build_checkpoint_datamodule(
+        cfg.get("data"), loaded, num_classes=num_classes, tta=cfg.tta
+    )
+    module = ClassifierModule(
+        loaded.net, num_classes=num_classes, class_names=loaded.record.class_names
+    )
+    trainer = build_trainer(cfg.trainer, logger=False)
     run = trainer.test if cfg.split == "test" else trainer.validate
     (metrics,) = run(module, datamodule=datamodule, verbose=False)
     metrics = {name: float(value) for name, value in metrics.items()}
@@ -39,7 +40,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             "ckpt_path": str(cfg.ckpt_path),
             "split": cfg.split,
             "tta": cfg.tta,
-            "data": OmegaConf.to_container(cfg.data, resolve=True),
+            "data": plain(cfg.get("data")) or loaded.record.data.model_dump(),
             "metrics": metrics,
         }
         output_dir.mkdir(parents=True, exist_ok=True)

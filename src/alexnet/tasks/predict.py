@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.checkpoints import load_model
 from alexnet.data.images import IMAGE_EXTENSIONS, load_rgb
+from alexnet.data.transforms import eval_transform
 from alexnet.errors import UserError
 
 
@@ -43,14 +43,13 @@ def predict(cfg: DictConfig) -> list[dict]:
     """Print, for each image of ``cfg.inputs``, the ``cfg.top_k`` most likely classes
     with their probabilities; write them to ``predictions.json`` in the run directory,
     and with ``cfg.gradcam`` a Grad-CAM heat map of the top class per image."""
-    checkpoint = read_checkpoint(cfg.ckpt_path)
-    hparams = checkpoint["hyper_parameters"]
-    names = hparams.get("class_names") or [
-        str(i) for i in range(hparams["run_config"]["data"]["num_classes"])
+    loaded = load_model(cfg.ckpt_path)
+    names = loaded.record.class_names or [
+        str(i) for i in range(loaded.record.model.kwargs["num_classes"])
     ]
     device = pick_device(cfg.device)
-    net = load_classifier(checkpoint).net.eval().to(device)
-    transform = instantiate(hparams["run_config"]["data"]).predict_transform()
+    net = loaded.net.to(device)
+    transform = eval_transform(loaded.record.preprocessing.model_dump())
     paths = image_paths(list(cfg.inputs))
     output_dir = Path(cfg.paths.output_dir)
     results = []
@@ -78,7 +77,8 @@ def predict(cfg: DictConfig) -> list[dict]:
         if cfg.gradcam:
             from alexnet.gradcam import gradcam, save_overlay
 
-            heat = gradcam(net, batch, top.indices[:, 0])
+            layer = loaded.info.layer("gradcam_layer", net)
+            heat = gradcam(net, layer, batch, top.indices[:, 0])
             for k, (path, image) in enumerate(zip(chunk, images, strict=True)):
                 title = f"{names[top.indices[k, 0]]} ({top.values[k, 0]:.1%})"
                 where = save_overlay(

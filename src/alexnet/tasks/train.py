@@ -6,11 +6,18 @@ import time
 from pathlib import Path
 
 import lightning as L
-import torch
-from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet.build import (
+    build_callbacks,
+    build_datamodule,
+    build_module,
+    build_net,
+    build_trainer,
+    plain,
+)
+from alexnet.checkpoints import SaveRecord, read_checkpoint
 from alexnet.errors import UserError
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
@@ -19,35 +26,15 @@ from alexnet.loggers import (
     instantiate_loggers,
     sweep_name,
 )
-from alexnet.module import ClassifierModule
 from alexnet.summary import print_results
 
 
-def instantiate_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
-    """One callback per entry of the ``callbacks`` group."""
-    return [instantiate(callback_cfg) for callback_cfg in (cfg or {}).values()]
-
-
-def build_module(cfg: DictConfig) -> ClassifierModule:
-    """The LightningModule around ``cfg.model``, with the run's config saved in it."""
-    return ClassifierModule(
-        net=instantiate(cfg.model),
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-        num_classes=cfg.data.num_classes,
-        label_smoothing=cfg.label_smoothing,
-        run_config=OmegaConf.to_container(cfg, resolve=True),
-        compile=cfg.get("compile", False),
-        channels_last=cfg.get("channels_last", False),
-    )
-
-
 def wandb_run_id(ckpt_path: str | None) -> str | None:
-    """The W&B run a checkpoint was logged to, if any."""
-    if not ckpt_path or not Path(ckpt_path).is_file():
+    """The W&B run a checkpoint was logged to, if any (read checks the whole file)."""
+    if not ckpt_path:
         return None
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
-    return checkpoint.get("wandb_run_id")  # mmap: the weights are not read
+    run_id = read_checkpoint(ckpt_path).get("wandb_run_id")
+    return run_id if isinstance(run_id, str) else None
 
 
 def check_ddp_launch(cfg: DictConfig) -> None:
@@ -66,24 +53,37 @@ def train(cfg: DictConfig) -> dict[str, float]:
     and write them to ``results.json``; returns the final metrics."""
     started = time.perf_counter()
     check_ddp_launch(cfg)
+    resume_id = wandb_run_id(cfg.get("ckpt_path"))  # refuses a bad checkpoint before anything
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data)
-    module = build_module(cfg)
-    loggers = instantiate_loggers(cfg.get("logger"), resume_id=wandb_run_id(cfg.get("ckpt_path")))
-    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    net, built = build_net(cfg.model, init_from=cfg.get("init_from"))
+    image_size = built.kwargs["input_size"]
+    datamodule = build_datamodule(cfg.data, image_size=image_size)
+    module = build_module(cfg, net)
+    loggers = instantiate_loggers(cfg.get("logger"), resume_id=resume_id)
+    callbacks = build_callbacks(cfg.get("callbacks"))
+    data_kwargs = {**plain(cfg.data), "image_size": image_size}
+    callbacks.append(
+        SaveRecord(built.model_dump(), {k: v for k, v in data_kwargs.items() if k != "_target_"})
+    )
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         callbacks.append(WandbRunIdInCheckpoint())
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=loggers)
     logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
     for logger in loggers:
         logger.log_hyperparams(logged_config)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
+        )
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
             (tested,) = trainer.test(
-                module, datamodule=datamodule, ckpt_path=best or None, verbose=False
+                module,
+                datamodule=datamodule,
+                ckpt_path=best or None,
+                verbose=False,
+                weights_only=True,
             )
             metrics.update(tested)
     finally:

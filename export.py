@@ -1,0 +1,13 @@
+"""Export a checkpoint's network. Examples:
+
+python export.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt     # .ts and .onnx
+python export.py ckpt_path=... 'formats=[pt2]' out=exported/
+"""
+
+from pathlib import Path
+
+from alexnet.cli import run_hydra
+from alexnet.tasks.export import export
+
+if __name__ == "__main__":
+    run_hydra(export, Path(__file__).parent / "configs", "export")

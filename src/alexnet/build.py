@@ -1,0 +1,87 @@
+"""The config layer: composed configs into objects. Configs of the project's own files
+go through Hydra's ``instantiate``; models through the registry (``model.name`` plus
+arguments); nothing read from a checkpoint ever reaches ``instantiate``."""
+
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from alexnet.checkpoints import Built, LoadedModel, dataset_from, load_model
+from alexnet.models import create_model, freeze, load_torchvision_weights, model_arguments
+from alexnet.models import model_info as registered
+from alexnet.module import ClassifierModule
+
+#: Keys of a model config that are not constructor arguments.
+MODEL_OPTIONS = ("name", "weights", "freeze")
+
+
+def plain(cfg: DictConfig | dict | None) -> dict[str, Any]:
+    """A config node as a resolved plain dict (empty for None)."""
+    if cfg is None:
+        return {}
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def build_net(model_cfg: DictConfig, init_from: str | None = None) -> tuple[nn.Module, Built]:
+    """The network of ``model_cfg`` and how it was built (registered name and checked
+    arguments, as checkpoints record it). ``model.weights`` loads torchvision's weights,
+    ``model.freeze`` stops training sub-modules. With ``init_from`` (fine-tuning) the
+    network is that checkpoint's model and weights, with the config's ``num_classes``
+    and ``in_channels``: a head of another class count starts afresh."""
+    options = plain(model_cfg)
+    if init_from:
+        shape = {k: options[k] for k in ("num_classes", "in_channels") if k in options}
+        loaded: LoadedModel = load_model(init_from, **shape)
+        built = Built(name=loaded.record.model.name, kwargs={**loaded.record.model.kwargs, **shape})
+        net = loaded.net.train()
+    else:
+        name = options.get("name")
+        arguments = {k: v for k, v in options.items() if k not in MODEL_OPTIONS}
+        built = Built(name=str(name), kwargs=model_arguments(name, arguments))
+        net = create_model(built.name, **built.kwargs)
+        if options.get("weights"):
+            load_torchvision_weights(net, registered(built.name), options["weights"])
+    return freeze(net, options.get("freeze") or []), built
+
+
+def build_datamodule(data_cfg: DictConfig, **overrides: Any) -> L.LightningDataModule:
+    """The DataModule of ``data_cfg`` (a config of configs/data/), ``overrides`` applied."""
+    return instantiate(data_cfg, **overrides)
+
+
+def build_module(cfg: DictConfig, net: nn.Module) -> ClassifierModule:
+    """The LightningModule that trains ``net`` with the run's optimizer and schedule."""
+    return ClassifierModule(
+        net=net,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        num_classes=cfg.data.num_classes,
+        label_smoothing=cfg.label_smoothing,
+        compile=cfg.get("compile", False),
+        channels_last=cfg.get("channels_last", False),
+    )
+
+
+def build_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
+    """One callback per entry of the ``callbacks`` group."""
+    return [instantiate(callback_cfg) for callback_cfg in (cfg or {}).values()]
+
+
+def build_trainer(cfg: DictConfig, **kwargs: Any) -> L.Trainer:
+    """The Trainer of ``cfg`` (a configs/trainer/ config), ``kwargs`` added."""
+    return instantiate(cfg, **kwargs)
+
+
+def build_checkpoint_datamodule(
+    data_cfg: DictConfig | None, loaded: LoadedModel, **overrides: Any
+) -> L.LightningDataModule:
+    """The data to run a checkpoint's model on: ``data_cfg`` at the model's input size,
+    or (None) the dataset the checkpoint records, rebuilt from its arguments."""
+    if data_cfg is None:
+        return dataset_from(loaded.record, **overrides)
+    return build_datamodule(
+        data_cfg, image_size=loaded.record.model.kwargs["input_size"], **overrides
+    )
