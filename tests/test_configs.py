@@ -40,7 +40,7 @@ def test_option_composes_and_resolves(group, option, tmp_path):
 
 def test_default_is_mini_on_digits(tmp_path):
     cfg = compose_config(tmp_path)
-    assert cfg.model.arch == "mini" and cfg.data._target_.endswith("DigitsDataModule")
+    assert cfg.model.name == "alexnet_mini" and cfg.data._target_.endswith("DigitsDataModule")
     assert set(cfg.logger) == {"csv", "wandb"}
     assert {"model_checkpoint", "lr_monitor", "progress_bar", "model_summary"} <= set(cfg.callbacks)
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.checkpoints import load_model
 from alexnet.fast import CompiledForward, compile_net
 from alexnet.models import AlexNet
 from alexnet.tasks.train import train
@@ -50,8 +50,8 @@ def test_training_with_compile_and_channels_last(tmp_path):
     cfg = compose_config(tmp_path, *SHORT, "compile=eager", "channels_last=true")
     metrics = train(cfg)
     assert metrics["train/loss_epoch"] > 0
-    ckpt = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
-    assert not isinstance(load_classifier(ckpt).net.forward, CompiledForward)  # loads plain
+    loaded = load_model(tmp_path / "checkpoints" / "last.ckpt")
+    assert not isinstance(loaded.net.forward, CompiledForward)  # loads plain
 
 
 @pytest.mark.slow

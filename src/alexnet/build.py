@@ -6,7 +6,8 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from alexnet.checkpoints import Built, LoadedModel, dataset_from, load_model
@@ -48,8 +49,12 @@ def build_net(model_cfg: DictConfig, init_from: str | None = None) -> tuple[nn.M
 
 
 def build_datamodule(data_cfg: DictConfig, **overrides: Any) -> L.LightningDataModule:
-    """The DataModule of ``data_cfg`` (a config of configs/data/), ``overrides`` applied."""
-    return instantiate(data_cfg, **overrides)
+    """The DataModule of ``data_cfg`` (a config of configs/data/), ``overrides`` set in
+    the config first (so they replace interpolations such as ``${model.input_size}``)."""
+    with open_dict(data_cfg):
+        for key, value in overrides.items():
+            data_cfg[key] = value
+    return instantiate(data_cfg)
 
 
 def build_module(cfg: DictConfig, net: nn.Module) -> ClassifierModule:
@@ -65,9 +70,20 @@ def build_module(cfg: DictConfig, net: nn.Module) -> ClassifierModule:
     )
 
 
-def build_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
-    """One callback per entry of the ``callbacks`` group."""
-    return [instantiate(callback_cfg) for callback_cfg in (cfg or {}).values()]
+def build_callbacks(cfg: DictConfig | None, trainer_cfg: DictConfig) -> list[L.Callback]:
+    """One callback per entry of the ``callbacks`` group, but the progress bar and the
+    model summary when the trainer switches them off (``trainer.enable_progress_bar=false``
+    works as Lightning documents it, instead of Lightning refusing the pair)."""
+    callbacks = [instantiate(callback_cfg) for callback_cfg in (cfg or {}).values()]
+    off = tuple(
+        kind
+        for kind, switch in (
+            (ProgressBar, "enable_progress_bar"),
+            (ModelSummary, "enable_model_summary"),
+        )
+        if trainer_cfg.get(switch) is False
+    )
+    return [c for c in callbacks if not isinstance(c, off)] if off else callbacks
 
 
 def build_trainer(cfg: DictConfig, **kwargs: Any) -> L.Trainer:

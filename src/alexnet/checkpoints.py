@@ -21,6 +21,7 @@ converts them: ``python -m alexnet.checkpoints upgrade OLD.ckpt NEW.ckpt``.
 
 import argparse
 import importlib.metadata
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from alexnet.arguments import checked_arguments
 from alexnet.cli import user_errors_exit_2
 from alexnet.data import DATASETS, dataset_name
 from alexnet.errors import UserError
-from alexnet.models import ModelInfo, create_model, load_weights, model_info
+from alexnet.models import ModelInfo, create_model, load_weights, model_arguments, model_info
 
 FORMAT = 2
 SECTION = "alexnet"
@@ -90,6 +91,8 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"ckpt_path={path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not a checkpoint file (torch.save writes a zip archive)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling failure: not a checkpoint we may read
@@ -111,15 +114,22 @@ def record(checkpoint: object, path: str | Path = "the checkpoint") -> Record:
             )
         raise UserError(f"{path} was not written by this project's train.py")
     try:
-        return Record.model_validate(checkpoint[SECTION])
+        saved = Record.model_validate(checkpoint[SECTION])
     except pydantic.ValidationError as err:
         problem = err.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
         raise UserError(f"{path}: bad entry {SECTION}.{where}: {problem['msg']}") from None
+    model_arguments(saved.model.name, saved.model.kwargs)  # a registered name, its arguments
+    checked_arguments(dataset_class(saved.data.name), saved.data.kwargs, f"data {saved.data.name}")
+    return saved
 
 
-def net_state_dict(checkpoint: dict) -> dict[str, torch.Tensor]:
-    """The network's weights, under their own names (as ``net.state_dict()`` gives)."""
+def net_state_dict(checkpoint: dict | str | Path) -> dict[str, torch.Tensor]:
+    """The network's weights under their own names (as ``net.state_dict()`` gives), of
+    a checkpoint file or dict: ``torchvision.models.alexnet(num_classes=N)
+    .load_state_dict(net_state_dict("last.ckpt"))`` for an alexnet_torchvision run."""
+    if not isinstance(checkpoint, dict):
+        checkpoint = read_checkpoint(checkpoint)
     state = checkpoint.get("state_dict")
     if not isinstance(state, dict):
         raise UserError("the checkpoint has no state_dict")
@@ -153,11 +163,16 @@ def load_model(path: str | Path, **overrides: Any) -> LoadedModel:
     return LoadedModel(net.eval(), info, saved)
 
 
-def build_dataset(name: str, arguments: dict[str, Any]) -> L.LightningDataModule:
-    """The dataset ``name`` of alexnet.data.DATASETS, its arguments checked first."""
-    cls = DATASETS.get(name)
-    if cls is None:
+def dataset_class(name: str) -> type[L.LightningDataModule]:
+    """The DataModule class of dataset ``name`` (a key of alexnet.data.DATASETS)."""
+    if name not in DATASETS:
         raise UserError(f"dataset {name!r} is not one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def build_dataset(name: str, arguments: dict[str, Any]) -> L.LightningDataModule:
+    """The dataset ``name``, its arguments checked first."""
+    cls = dataset_class(name)
     return cls(**checked_arguments(cls, arguments, f"data {name}"))
 
 

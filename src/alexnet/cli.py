@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,8 +34,10 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
 def one_line(err: BaseException) -> str:
     """The message on one line: Hydra's "Config search path" appendix and OmegaConf's
     "full_key" lines left out, a DataLoader worker's traceback reduced to the message."""
-    if isinstance(err, MissingMandatoryValue):
-        return f"{err.full_key} has no value: add {err.full_key}=... to the command"
+    missing = re.search(r"Missing mandatory value: ([\w.]+)", str(err))
+    if isinstance(err, MissingMandatoryValue) or missing:
+        key = err.full_key if isinstance(err, MissingMandatoryValue) else missing.group(1)
+        return f"{key} has no value: add {key}=... to the command"
     if isinstance(err, OmegaConfBaseException):
         return str(err).splitlines()[0]
     text = str(err).split("Config search path")[0].strip()

@@ -11,6 +11,7 @@ from alexnet.data.transforms import (
     IMAGENET_STD,
     PCALighting,
     eval_transform,
+    image_files_recipe,
     resize_for,
 )
 
@@ -23,7 +24,7 @@ def test_ten_crop_views_are_the_corner_and_centre_crops_and_their_flips():
     torch.manual_seed(0)
     pixels = torch.randint(0, 256, (3, 256, 256), dtype=torch.uint8)
     image = Image.fromarray(pixels.permute(1, 2, 0).numpy())
-    views = eval_transform(224, "ten_crop")(image)
+    views = eval_transform(image_files_recipe(224, "paper"), "ten_crop")(image)
     assert views.shape == (10, 3, 224, 224)
     full = F.normalize(pixels.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
     crops = [

@@ -4,7 +4,14 @@ import torchvision
 from torch import nn
 
 from alexnet.errors import UserError
-from alexnet.models import AlexNet, LocalResponseNorm, alexnet_torchvision
+from alexnet.models import (
+    AlexNet,
+    LocalResponseNorm,
+    create_model,
+    list_models,
+    load_torchvision_weights,
+    model_info,
+)
 from fixtures import NO_NETWORK
 
 
@@ -12,24 +19,16 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def torchvision_layout(**kwargs) -> AlexNet:
-    return alexnet_torchvision(input_size=224, norm="none", groups=1, init="torch", **kwargs)
+def torchvision_layout(weights: str | None = None, **kwargs) -> AlexNet:
+    net = create_model("alexnet_torchvision", **kwargs)
+    info = model_info("alexnet_torchvision")
+    return load_torchvision_weights(net, info, weights) if weights else net
 
 
-MODELS = {
-    "alexnet": lambda: AlexNet(num_classes=7),
-    "alexnet_bn": lambda: AlexNet(num_classes=7, norm="bn", init="kaiming"),
-    "alexnet_mini": lambda: AlexNet(
-        num_classes=7, arch="mini", input_size=32, norm="bn", groups=1, init="kaiming"
-    ),
-    "alexnet_torchvision": lambda: torchvision_layout(num_classes=7),
-}
-
-
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", list_models())
 def test_output_shape_at_native_size(name):
-    model = MODELS[name]().eval()
-    size = model.input_size
+    model = create_model(name, num_classes=7).eval()
+    size = model_info(name).input_size
     assert model(torch.randn(2, 3, size, size)).shape == (2, 7)
 
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from alexnet.checkpoints import load_classifier, read_checkpoint
+from alexnet.checkpoints import load_model
 from alexnet.cli import user_error_in
 from alexnet.data import ImageFolderDataModule
 from alexnet.data.images import load_rgb
-from alexnet.data.transforms import eval_transform
+from alexnet.data.transforms import eval_transform, image_files_recipe
 from alexnet.errors import UserError
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
@@ -102,16 +102,16 @@ def test_ten_crop_equals_the_average_of_ten_softmaxes(trained, tmp_path):
     metrics = evaluate_with(
         tmp_path, ckpt, "data=image_folder", *overrides, "tta=ten_crop", "data.num_workers=0"
     )
-    module = load_classifier(read_checkpoint(ckpt)).eval()
+    net = load_model(ckpt).net
     root = overrides[0].split("=", 1)[1]
     dm = ImageFolderDataModule(
         root=root, num_classes=3, image_size=32, val_fraction=0.2, test_fraction=0.2
     )
     dm.setup()
-    views = eval_transform(32, "ten_crop")
+    views = eval_transform(image_files_recipe(32, "modern"), "ten_crop")
     with torch.no_grad():
         probs = torch.stack(
-            [module.net(views(load_rgb(p))).softmax(-1).mean(0) for p, _ in dm.test_set.samples]
+            [net(views(load_rgb(p))).softmax(-1).mean(0) for p, _ in dm.test_set.samples]
         )
     targets = torch.tensor([y for _, y in dm.test_set.samples])
     assert metrics["test/loss"] == pytest.approx(F.nll_loss(probs.log(), targets).item(), abs=1e-5)
@@ -130,7 +130,7 @@ def test_ten_crop_on_an_in_memory_dataset_is_a_user_error(trained, tmp_path):
 
 @pytest.mark.parametrize(
     ("ckpt", "message"),
-    [("missing.ckpt", "does not exist"), ("notes.txt", "cannot read checkpoint")],
+    [("missing.ckpt", "does not exist"), ("notes.txt", "is not a checkpoint file")],
 )
 def test_bad_checkpoints_exit_2(ckpt, message, tmp_path):
     (tmp_path / "notes.txt").write_text("hello")

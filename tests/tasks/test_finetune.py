@@ -3,7 +3,7 @@
 import torch
 import torchvision
 
-from alexnet.tasks.train import build_module
+from alexnet.build import build_module, build_net
 from conftest import compose_config, error_line, run_script
 from fixtures import NO_NETWORK, write_caltech101
 
@@ -27,8 +27,8 @@ def test_finetune_starts_from_imagenet_weights_and_trains_only_the_head(tmp_path
     torch.save(state, cache / "alexnet-owt-7be5be79.pth")
     root = write_caltech101(tmp_path / "data", per_class=8)
     cfg = compose_config(tmp_path / "run", *finetune_overrides(root))
-    module = build_module(cfg)
-    net = module.net
+    net, _ = build_net(cfg.model)
+    module = build_module(cfg, net)
     torch.testing.assert_close(net.features[0].weight, state["features.0.weight"])
     assert net.classifier[6].out_features == 4
     assert not any(p.requires_grad for p in net.features.parameters())

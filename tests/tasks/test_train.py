@@ -50,9 +50,9 @@ def test_default_run_learns_digits(tmp_path):
     assert metrics["test/acc"] >= 0.95, metrics
     assert metrics["val/acc_best"] >= metrics["val/acc"]
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    hparams = checkpoint["hyper_parameters"]
-    assert type(hparams["run_config"]) is dict and hparams["run_config"]["model"]["arch"] == "mini"
-    assert hparams["class_names"] == [str(d) for d in range(10)]
+    record = checkpoint["alexnet"]
+    assert record["model"]["name"] == "alexnet_mini" and record["data"]["name"] == "digits"
+    assert record["class_names"] == [str(d) for d in range(10)]
 
 
 def short_run(tmp_path, *overrides):

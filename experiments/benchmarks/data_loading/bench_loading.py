@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
 from alexnet.data.images import ImageFiles, list_class_folders, scan_class_folders
-from alexnet.data.transforms import eval_transform, train_transform
+from alexnet.data.transforms import eval_transform, image_files_recipe, train_transform
 from alexnet.models import AlexNet
 
 
@@ -71,8 +71,8 @@ def main() -> None:
     pipelines = {
         "paper train (224 crop, flip, PCA lighting)": train_transform("paper", 224),
         "modern train (RandomResizedCrop, RandAugment)": train_transform("modern", 224),
-        "centre-crop eval": eval_transform(224),
-        "ten-crop eval": eval_transform(224, "ten_crop"),
+        "centre-crop eval": eval_transform(image_files_recipe(224, "paper")),
+        "ten-crop eval": eval_transform(image_files_recipe(224, "paper"), "ten_crop"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -15,10 +15,10 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
 import alexnet  # noqa: F401  (config resolvers)
+from alexnet.build import build_datamodule, build_net
 from alexnet.tasks.train import train
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -73,8 +73,8 @@ def plain_run(steps: int) -> tuple[float, list[float]]:
         cfg = config(Path(tmp), steps)
     start = time.perf_counter()
     L.seed_everything(SEED, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
+    datamodule = build_datamodule(cfg.data)
+    model, _ = build_net(cfg.model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     datamodule.setup("fit")
     loader = DataLoader(datamodule.train_set, batch_size=BATCH, shuffle=True)

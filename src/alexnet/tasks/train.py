@@ -60,7 +60,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = build_datamodule(cfg.data, image_size=image_size)
     module = build_module(cfg, net)
     loggers = instantiate_loggers(cfg.get("logger"), resume_id=resume_id)
-    callbacks = build_callbacks(cfg.get("callbacks"))
+    callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer)
     data_kwargs = {**plain(cfg.data), "image_size": image_size}
     callbacks.append(
         SaveRecord(built.model_dump(), {k: v for k, v in data_kwargs.items() if k != "_target_"})
