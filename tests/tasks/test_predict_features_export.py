@@ -14,7 +14,6 @@ from alexnet.tasks.features import extract_features
 from conftest import compose_config, error_line, run_script
 from fixtures import write_image
 
-
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
@@ -64,7 +63,6 @@ def test_predict_prints_top_classes_and_saves_gradcam(trained, tmp_path):
 
 def test_predictions_match_the_network(trained, tmp_path):
     """The probabilities printed are the network's softmax on the eval pipeline."""
-    from alexnet.data.images import load_rgb
     from alexnet.tasks.predict import predict
 
     ckpt, data = trained
