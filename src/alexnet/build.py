@@ -74,7 +74,7 @@ def build_callbacks(cfg: DictConfig | None, trainer_cfg: DictConfig) -> list[L.C
     """One callback per entry of the ``callbacks`` group, but the progress bar and the
     model summary when the trainer switches them off (``trainer.enable_progress_bar=false``
     works as Lightning documents it, instead of Lightning refusing the pair)."""
-    callbacks = [instantiate(callback_cfg) for callback_cfg in (cfg or {}).values()]
+    callbacks = [instantiate(c) for c in (cfg or {}).values() if c is not None]  # x=null: off
     off = tuple(
         kind
         for kind, switch in (

@@ -7,9 +7,10 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from alexnet.data.sampling import IGNORE
 from alexnet.errors import UserError
 from alexnet.fast import compile_net, to_channels_last
 
@@ -59,14 +60,19 @@ class ClassifierModule(L.LightningModule):
         top5 = min(5, num_classes)
         metrics = MetricCollection(
             {
-                "acc": MulticlassAccuracy(num_classes, average="micro"),
-                "acc_top5": MulticlassAccuracy(num_classes, top_k=top5, average="micro"),
+                "acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE),
+                "acc_top5": MulticlassAccuracy(
+                    num_classes, top_k=top5, average="micro", ignore_index=IGNORE
+                ),
             }
         )
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # Evaluation losses: a mean over images (padding left out), exact under DDP.
+        self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # checkpoints keep it: a resumed run goes on
         size = getattr(net, "input_size", None)
         if size:  # lets the model summary show each layer's in/out sizes
             self.example_input_array = torch.zeros(1, getattr(net, "in_channels", 3), size, size)
@@ -98,17 +104,18 @@ class ClassifierModule(L.LightningModule):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         images, targets = batch
         logits = self.logits(images)
-        loss = F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
+        losses = F.cross_entropy(
+            logits, targets, label_smoothing=self.hparams.label_smoothing, reduction="none"
+        )  # 0 for a padding duplicate (label IGNORE)
+        counted = targets != IGNORE
+        loss = losses.sum() / counted.sum().clamp_min(1)
         metrics.update(logits, targets)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=not on_step,  # averaged over DDP processes once an epoch, not each step
-        )
+        if stage == "train":
+            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        else:
+            if counted.any():
+                self.eval_losses[stage].update(losses[counted])
+            self.log(f"{stage}/loss", self.eval_losses[stage], on_epoch=True, prog_bar=True)
         for name in ("acc", "acc_top5"):  # top-1 in the progress bar, top-5 only logged
             self.log(
                 f"{stage}/{name}",
@@ -129,12 +136,9 @@ class ClassifierModule(L.LightningModule):
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test", self.test_metrics)
 
-    def on_train_start(self) -> None:
-        # The sanity check's batches must not count towards the best accuracy.
-        self.val_acc_best.reset()
-
     def on_validation_epoch_end(self) -> None:
-        self.val_acc_best(self.val_metrics["acc"].compute())
+        if not self.trainer.sanity_checking:  # its few batches are not an epoch's result
+            self.val_acc_best(self.val_metrics["acc"].compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def configure_optimizers(self) -> dict:

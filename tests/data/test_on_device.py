@@ -1,10 +1,12 @@
 """The on-device path: batched crop + flip, epochs and DDP shards, same inputs as the
 DataLoader path."""
 
+import pytest
 import torch
 
 from alexnet.data import CIFAR10DataModule
 from alexnet.data.on_device import DeviceBatches, random_crop_flip
+from alexnet.data.sampling import IGNORE, ShardSampler
 from alexnet.tasks.train import train
 from conftest import compose_config
 
@@ -24,19 +26,53 @@ def test_random_crop_flip_gives_crops_of_the_padded_image_and_flips():
     assert 15 < flipped < 49  # about half of 64
 
 
-def test_device_batches_cover_each_image_once_per_epoch_and_shard_for_ddp():
+def epochs(batches: DeviceBatches, count: int) -> list[list[int]]:
+    """The labels of ``count`` epochs, Lightning's way (set_epoch before each)."""
+    seen = []
+    for epoch in range(count):
+        batches.sampler.set_epoch(epoch)
+        seen.append(torch.cat([y for _, y in batches]).tolist())
+    return seen
+
+
+def test_device_batches_cover_each_image_once_per_epoch():
     labels = torch.arange(10)
     images = torch.arange(10).float().view(10, 1, 1, 1)
-    batches = DeviceBatches(images, labels, 4, prepare=lambda x: x, shuffle=True, seed=1)
-    first = torch.cat([y for _, y in batches])
-    second = torch.cat([y for _, y in batches])
-    assert sorted(first.tolist()) == list(range(10)) and len(batches) == 3
-    assert first.tolist() != second.tolist()  # a new order each epoch
-    shards = [
-        DeviceBatches(images, labels, 4, prepare=lambda x: x, rank=r, world_size=2) for r in (0, 1)
-    ]
-    seen = [torch.cat([y for _, y in shard]).tolist() for shard in shards]
-    assert not set(seen[0]) & set(seen[1]) and sorted(seen[0] + seen[1]) == list(range(10))
+    batches = DeviceBatches(images, labels, 4, ShardSampler(10, True, seed=1), lambda x: x)
+    first, second = epochs(batches, 2)
+    assert sorted(first) == list(range(10)) and len(batches) == 3
+    assert first != second  # a new order each epoch
+
+
+@pytest.mark.parametrize(("size", "batch_size"), [(1257, 4), (10, 4), (9, 3), (7, 8), (5, 2)])
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_every_ddp_process_gets_as_many_batches_and_eval_counts_images_once(
+    size, batch_size, world_size
+):
+    """The hang of issue 10: digits' 1,257 training images on 2 processes with batch 4
+    gave 158 and 157 batches. Training pads by repeating (DistributedSampler's way);
+    evaluation labels the padding IGNORE so that each image is counted once."""
+    images, labels = torch.zeros(size, 1, 1, 1), torch.arange(size)
+    for train in (True, False):
+        shards = [
+            DeviceBatches(
+                images,
+                labels,
+                batch_size,
+                ShardSampler(size, train, 0, rank, world_size),
+                lambda x: x,
+                augment=(lambda x, g: x) if train else None,
+            )
+            for rank in range(world_size)
+        ]
+        counts = {len(list(shard)) for shard in shards}
+        assert counts == {len(shards[0])}  # the same number of batches everywhere
+        seen = [y for shard in shards for _, batch in shard for y in batch.tolist()]
+        if train:
+            assert set(seen) == set(range(size))
+        else:
+            counted = [y for y in seen if y != IGNORE]
+            assert sorted(counted) == list(range(size))
 
 
 def test_cifar10_on_device_eval_batches_equal_the_dataloaders(cifar10_root):

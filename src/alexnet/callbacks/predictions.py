@@ -5,6 +5,7 @@ import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from alexnet.callbacks.figures import is_chosen_epoch, save_figure
+from alexnet.data.sampling import IGNORE
 
 
 class ValidationPredictions(L.Callback):
@@ -24,7 +25,9 @@ class ValidationPredictions(L.Callback):
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         num_classes = pl_module.hparams.num_classes
-        self.confusion = MulticlassConfusionMatrix(num_classes).to(pl_module.device)
+        self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE).to(
+            pl_module.device
+        )
         self.shown = []
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *_) -> None:
@@ -34,7 +37,7 @@ class ValidationPredictions(L.Callback):
         predicted = outputs["logits"].argmax(dim=-1)
         self.confusion.update(predicted, targets)
         for image, pred, true in zip(images, predicted, targets, strict=True):
-            if len(self.shown) < self.num_images:
+            if len(self.shown) < self.num_images and true != IGNORE:
                 view = image[0] if image.ndim == 4 else image  # several views: the first
                 self.shown.append((view.detach().float().cpu(), int(pred), int(true)))
 

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from alexnet.data.on_device import DeviceBatches
+from alexnet.data.sampling import KeyedSamples, ResumableLoader, ShardSampler
 from alexnet.data.transforms import TTAS
 from alexnet.errors import UserError
 
@@ -153,28 +154,47 @@ class ClassificationDataModule(L.LightningDataModule):
         """The on-device batch pipeline of every split (float images in, model input out)."""
         return images
 
-    def device_augment(self, images: torch.Tensor) -> torch.Tensor:
-        """The on-device training augmentation of a batch."""
+    def device_augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The on-device training augmentation of a batch (drawing from ``generator``)."""
         return images
 
-    def _split_loader(self, split: str) -> DataLoader | DeviceBatches:
+    def _split_loader(self, split: str) -> ResumableLoader | DeviceBatches:
+        """The loader Lightning uses for ``split``: resumable mid-epoch, the same number
+        of batches on every DDP process, evaluation images counted once."""
         train = split == "train"
-        if not self.on_device:
-            return self.loader(getattr(self, f"{split}_set"), shuffle=train)
         trainer = self.trainer
-        device = trainer.strategy.root_device if trainer else torch.device("cpu")
-        images, labels = self.device_tensors(split)
-        return DeviceBatches(
-            images.to(device),
-            labels.to(device),
-            self.batch_size,
-            prepare=self.device_prepare,
-            augment=self.device_augment if train else None,
-            shuffle=train,
-            seed=torch.initial_seed() % 2**31,
-            rank=trainer.global_rank if trainer else 0,
-            world_size=trainer.world_size if trainer else 1,
+        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
+        dataset = getattr(self, f"{split}_set")
+        sampler = ShardSampler(len(dataset), train, seed, rank, world_size)
+        batches_done = self._batches_done if train and trainer else lambda: 0
+        if self.on_device:
+            device = trainer.strategy.root_device if trainer else torch.device("cpu")
+            images, labels = self.device_tensors(split)
+            return DeviceBatches(
+                images.to(device),
+                labels.to(device),
+                self.batch_size,
+                sampler,
+                prepare=self.device_prepare,
+                augment=self.device_augment if train else None,
+                batches_done=batches_done,
+            )
+        return ResumableLoader(
+            KeyedSamples(dataset, seed, training=train),
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.persistent_workers,
+            generator=torch.Generator().manual_seed(seed),  # not the global random state
+            batches_done=batches_done,
         )
+
+    def _batches_done(self) -> int:
+        """The training batches of the current epoch the trainer has done (restored from a
+        checkpoint when resuming, 0 when an epoch starts)."""
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
 
     def train_dataloader(self) -> DataLoader | DeviceBatches:
         return self._split_loader("train")

@@ -114,8 +114,8 @@ class CIFAR10DataModule(ClassificationDataModule):
         labels = torch.tensor(base.targets)
         return (images, labels) if index is None else (images[index], labels[index])
 
-    def device_augment(self, images: torch.Tensor) -> torch.Tensor:
-        return random_crop_flip(images, padding=4)
+    def device_augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return random_crop_flip(images, padding=4, generator=generator)
 
     def device_prepare(self, images: torch.Tensor) -> torch.Tensor:
         if self.image_size != 32:

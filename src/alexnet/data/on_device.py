@@ -6,7 +6,10 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from alexnet.data.sampling import IGNORE, ShardSampler, mixed_seed
+
 BatchFn = Callable[[torch.Tensor], torch.Tensor]
+AugmentFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def random_crop_flip(images: torch.Tensor, padding: int, generator=None) -> torch.Tensor:
@@ -28,52 +31,54 @@ def random_crop_flip(images: torch.Tensor, padding: int, generator=None) -> torc
 
 
 class DeviceBatches:
-    """An epoch of (images, labels) batches sliced from tensors already on the device.
+    """An epoch of (images, labels) batches sliced from tensors already on the device,
+    in ``sampler``'s order (the same keys as the DataLoader path: every DDP process gets
+    as many batches, padding duplicates of an evaluation split are labelled ``IGNORE``).
 
     Args:
         images, labels: the whole split, on the training device (images uint8 or float).
         batch_size: images per batch (per process).
+        sampler: this process's keys of each epoch (Lightning calls its ``set_epoch``).
         prepare: the batch pipeline for every split (to float, resize, normalise).
-        augment: the training-only batch augmentation, applied before ``prepare``.
-        shuffle: a new permutation each epoch, from ``seed`` and the epoch number.
-        rank, world_size: this process's share under DDP (every rank keeps the
-            whole split and takes every ``world_size``-th image of the permutation).
+        augment: the training-only batch augmentation, applied before ``prepare``; it
+            draws from a generator seeded by (seed, epoch, batch), so resuming mid-epoch
+            repeats it exactly.
+        batches_done: the batches of this epoch already trained on (see ResumableLoader).
     """
+
+    batch_sampler = None  # what Lightning's checks of a DataLoader look for
 
     def __init__(
         self,
         images: torch.Tensor,
         labels: torch.Tensor,
         batch_size: int,
+        sampler: ShardSampler,
         prepare: BatchFn,
-        augment: BatchFn | None = None,
-        shuffle: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
+        augment: AugmentFn | None = None,
+        batches_done: Callable[[], int] = lambda: 0,
     ):
         self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.prepare, self.augment, self.shuffle = prepare, augment, shuffle
-        self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.epoch = 0
+        self.sampler, self.prepare, self.augment = sampler, prepare, augment
+        self.batches_done = batches_done
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(len(self.labels) / self.world_size) / self.batch_size)
+        return math.ceil(len(self.sampler) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.labels)
-        if self.shuffle:
-            order = torch.randperm(
-                n, generator=torch.Generator().manual_seed(self.seed + self.epoch)
-            )
-        else:
-            order = torch.arange(n)
-        self.epoch += 1
-        order = order[self.rank :: self.world_size].to(self.labels.device)
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
+        keys = self.sampler.keys()  # asked at the first batch, as ResumableLoader does
+        device = self.labels.device
+        for number in range(self.batches_done(), len(self)):
+            chunk = keys[number * self.batch_size : (number + 1) * self.batch_size]
+            index = torch.tensor([k[0] for k in chunk], device=device)
+            padded = torch.tensor([k[2] for k in chunk], device=device)
             images = self.images[index]
             images = images.float() / 255 if images.dtype == torch.uint8 else images
+            labels = self.labels[index]
             if self.augment is not None:
-                images = self.augment(images)
-            yield self.prepare(images), self.labels[index]
+                generator = torch.Generator(device=device)
+                generator.manual_seed(mixed_seed(self.sampler.seed, self.sampler.epoch, number))
+                images = self.augment(images, generator)
+            else:  # evaluation: padding duplicates are not counted
+                labels = torch.where(padded, torch.full_like(labels, IGNORE), labels)
+            yield self.prepare(images), labels

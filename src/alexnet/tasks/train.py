@@ -17,6 +17,7 @@ from alexnet.build import (
     build_trainer,
     plain,
 )
+from alexnet.callbacks.resume import RandomStateInCheckpoint
 from alexnet.checkpoints import SaveRecord, read_checkpoint
 from alexnet.errors import UserError
 from alexnet.loggers import (
@@ -61,10 +62,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     module = build_module(cfg, net)
     loggers = instantiate_loggers(cfg.get("logger"), resume_id=resume_id)
     callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer)
-    data_kwargs = {**plain(cfg.data), "image_size": image_size}
-    callbacks.append(
-        SaveRecord(built.model_dump(), {k: v for k, v in data_kwargs.items() if k != "_target_"})
-    )
+    data_kwargs = {k: v for k, v in plain(cfg.data).items() if k != "_target_"}
+    callbacks += [SaveRecord(built.model_dump(), data_kwargs), RandomStateInCheckpoint()]
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         callbacks.append(WandbRunIdInCheckpoint())
     trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=loggers)

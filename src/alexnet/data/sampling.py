@@ -1,0 +1,106 @@
+"""Epoch order and augmentation as functions of (seed, epoch, position), so that a run
+killed at any step and resumed sees exactly the batches, crops and flips it would have
+seen, and every DDP process gets the same number of batches.
+
+torch's RandomSampler and the transforms draw from the global random state, which a
+resumed process cannot recreate mid-epoch; torchdata's StatefulDataLoader restores the
+order but not what the workers' transforms drew. Hence these small pieces:
+
+- ``ShardSampler``: DistributedSampler's order (a permutation seeded by seed + epoch,
+  padded by repeating so that every process gets the same count) used for one process
+  too; it yields ``(index, epoch, padded)`` keys and can start mid-epoch.
+- ``KeyedSamples``: a dataset read with those keys; a training sample's augmentation
+  draws from a random state seeded by (seed, epoch, index), and a padding duplicate in
+  an evaluation split gets the label ``IGNORE`` so that metrics count every image once
+  (in training, as with DistributedSampler, duplicates are trained on).
+- ``ResumableLoader``: a DataLoader that skips the batches of the epoch the trainer
+  has already trained on (the count Lightning restores from a checkpoint).
+"""
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+IGNORE = -100  # the label of a padding duplicate: cross_entropy and the metrics skip it
+
+SampleKey = tuple[int, int, bool]  # (index, epoch, padded)
+
+
+def mixed_seed(*parts: int) -> int:
+    """A 63-bit seed from several integers (SplitMix64-style mixing)."""
+    value = 0x9E3779B97F4A7C15
+    for part in parts:
+        value = (value ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        value ^= value >> 31
+    return value & 0x7FFFFFFFFFFFFFFF
+
+
+class ShardSampler(DistributedSampler):
+    """This process's share of an epoch's order, as ``(index, epoch, padded)`` keys.
+
+    Args:
+        size: images in the split.
+        shuffle: a new permutation each epoch (seeded by ``seed + epoch``).
+        seed: the run's seed.
+        rank, world_size: this process and the number of processes.
+    """
+
+    def __init__(self, size: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1):
+        super().__init__(range(size), world_size, rank, shuffle=shuffle, seed=seed)
+        self.start = 0  # keys of this epoch already consumed (set when resuming)
+
+    def keys(self) -> list[SampleKey]:
+        """Every key of this epoch for this process, padding included."""
+        order = list(super().__iter__())  # DistributedSampler: seeded permutation, padded
+        real = math.ceil((len(self.dataset) - self.rank) / self.num_replicas)  # unpadded share
+        return [(index, self.epoch, position >= real) for position, index in enumerate(order)]
+
+    def __iter__(self) -> Iterator[SampleKey]:
+        start, self.start = self.start, 0
+        return iter(self.keys()[start:])
+
+
+class KeyedSamples(Dataset):
+    """``dataset`` read with ``(index, epoch, padded)`` keys.
+
+    Args:
+        dataset: yields (image, label) for an integer index.
+        seed: the run's seed.
+        training: each sample's random transforms draw from a random state seeded by
+            (seed, epoch, index), not the global one; otherwise padding is ignored.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int, training: bool):
+        self.dataset, self.seed, self.training = dataset, seed, training
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: SampleKey | int) -> tuple[Any, int]:
+        # A plain index comes from a sampler Lightning put in (overfit_batches).
+        index, epoch, padded = (key, 0, False) if isinstance(key, int) else key
+        if not self.training:
+            image, label = self.dataset[index]
+            return image, IGNORE if padded else label
+        with torch.random.fork_rng(devices=[]):  # the global state is left as it was
+            torch.manual_seed(mixed_seed(self.seed, epoch, index))
+            return self.dataset[index]
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over ``ShardSampler`` keys that starts an epoch where the trainer
+    says it is: ``batches_done()`` is asked when the first batch is wanted (after
+    Lightning has restored its loops and set the sampler's epoch), so a run resumed
+    mid-epoch gets exactly the batches it had not trained on yet."""
+
+    def __init__(self, *args, batches_done: Callable[[], int] = lambda: 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches_done = batches_done
+
+    def __iter__(self) -> Iterator:
+        if hasattr(self.sampler, "start"):  # not when Lightning put in a sampler of its own
+            self.sampler.start = self.batches_done() * self.batch_size
+        yield from super().__iter__()
