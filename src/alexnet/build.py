@@ -67,6 +67,7 @@ def build_module(cfg: DictConfig, net: nn.Module) -> ClassifierModule:
         label_smoothing=cfg.label_smoothing,
         compile=cfg.get("compile", False),
         channels_last=cfg.get("channels_last", False),
+        max_nonfinite_steps=cfg.fault_tolerance.max_nonfinite_steps,
     )
 
 

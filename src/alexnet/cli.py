@@ -14,9 +14,7 @@ from hydra.errors import CompactHydraException, InstantiationException
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from alexnet.errors import UserError
-
-EXIT_USER_ERROR = 2
+from alexnet.errors import EXIT_USER_ERROR, RunStopped, UserError
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -85,6 +83,9 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     def guarded_task(cfg: DictConfig) -> object:
         try:
             result = task(cfg)
+        except RunStopped as stopped:
+            print(f"error: {one_line(stopped)}", file=sys.stderr, flush=True)
+            sys.exit(stopped.exit_code)
         except Exception as err:
             exit_if_user_error(err)
             raise

@@ -50,12 +50,19 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def instantiate_loggers(cfg: DictConfig | None, resume_id: str | None = None) -> list[Logger]:
+def instantiate_loggers(
+    cfg: DictConfig | None, resume_id: str | None = None, resume_step: int | None = None
+) -> list[Logger]:
     """One logger per entry of the ``logger`` group. W&B goes offline by itself when
     there are no credentials (unless WANDB_MODE says otherwise) and never prompts; the
-    jobs of a sweep share a W&B group named after it; ``resume_id`` continues that run."""
+    jobs of a sweep share a W&B group named after it; ``resume_id`` continues that run.
+    TensorBoard drops its events from ``resume_step`` on (the resumed run writes them
+    again)."""
     loggers = []
     for name, logger_cfg in (cfg or {}).items():
+        if "tensorboard" in name and resume_step is not None:
+            with open_dict(logger_cfg):
+                logger_cfg.purge_step = resume_step
         if "wandb" in name:
             with open_dict(logger_cfg):
                 mode = os.environ.get("WANDB_MODE")
@@ -79,9 +86,9 @@ class WandbRunIdInCheckpoint(Callback):
                 checkpoint["wandb_run_id"] = logger.version
 
 
-def finish_loggers(loggers: list[Logger]) -> None:
-    """End the W&B run (so each job of a sweep is its own run) and say how to upload an
-    offline one."""
+def finish_loggers(loggers: list[Logger], exit_code: int = 0) -> None:
+    """End the W&B run (so each job of a sweep is its own run; a run stopped early is
+    marked with its exit code) and say how to upload an offline one."""
     if not any(isinstance(logger, WandbLogger) for logger in loggers):
         return
     import wandb  # only when the W&B logger is on: it is slow to import
@@ -90,6 +97,6 @@ def finish_loggers(loggers: list[Logger]) -> None:
     if run is None:
         return
     offline, run_dir = run.offline, Path(run.dir).parent
-    run.finish()
+    run.finish(exit_code=exit_code)
     if offline:
         Console(soft_wrap=True).print(f"W&B logged offline. Upload with: wandb sync {run_dir}")

@@ -6,12 +6,13 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet.data.sampling import IGNORE
-from alexnet.errors import UserError
+from alexnet.errors import Diverged, UserError
 from alexnet.fast import compile_net, to_channels_last
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -34,6 +35,8 @@ class ClassifierModule(L.LightningModule):
     and ``val/acc_best``. ``optimizer`` and ``scheduler`` are factories (Hydra
     ``_partial_`` configs); ``class_names`` name the classes in figures. ``compile``
     (True or a torch.compile backend name) and ``channels_last`` are opt-in speed-ups.
+    A non-finite loss, gradient or weight raises :class:`Diverged` (after skipping at
+    most ``max_nonfinite_steps`` steps whose loss is not finite).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class ClassifierModule(L.LightningModule):
         class_names: list[str] | None = None,
         compile: bool | str = False,
         channels_last: bool = False,
+        max_nonfinite_steps: int = 0,
     ):
         super().__init__()
         if optimizer is not None:  # None: evaluation only
@@ -67,12 +71,16 @@ class ClassifierModule(L.LightningModule):
             }
         )
         self.train_metrics = metrics.clone(prefix="train/")
+        self.train_loss = MeanMetric()
+        for running in (self.train_metrics, self.train_loss):  # a resumed epoch goes on
+            running.persistent(True)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         # Evaluation losses: a mean over images (padding left out), exact under DDP.
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # checkpoints keep it: a resumed run goes on
+        self.nonfinite_steps = 0
         size = getattr(net, "input_size", None)
         if size:  # lets the model summary show each layer's in/out sizes
             self.example_input_array = torch.zeros(1, getattr(net, "in_channels", 3), size, size)
@@ -99,9 +107,9 @@ class ClassifierModule(L.LightningModule):
             return probs.view(*images.shape[:2], -1).mean(dim=1).log()
         return self(images)
 
-    def _step(
-        self, batch, stage: str, metrics: MetricCollection
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, batch, stage: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Loss and logits of a batch, logged with the ``stage``'s metrics; None for a
+        training batch whose loss is not finite and may be skipped."""
         images, targets = batch
         logits = self.logits(images)
         losses = F.cross_entropy(
@@ -109,32 +117,69 @@ class ClassifierModule(L.LightningModule):
         )  # 0 for a padding duplicate (label IGNORE)
         counted = targets != IGNORE
         loss = losses.sum() / counted.sum().clamp_min(1)
-        metrics.update(logits, targets)
         if stage == "train":
-            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+            if not self._loss_is_finite(loss):
+                return None
+            self.train_loss.update(loss)
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+            self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
         else:
             if counted.any():
                 self.eval_losses[stage].update(losses[counted])
             self.log(f"{stage}/loss", self.eval_losses[stage], on_epoch=True, prog_bar=True)
+        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}
+        metrics[stage].update(logits, targets)
         for name in ("acc", "acc_top5"):  # top-1 in the progress bar, top-5 only logged
             self.log(
                 f"{stage}/{name}",
-                metrics[name],
+                metrics[stage][name],
                 on_step=False,
                 on_epoch=True,
                 prog_bar=name == "acc",
             )
         return loss, logits
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train", self.train_metrics)[0]
+    def _loss_is_finite(self, loss: torch.Tensor) -> bool:
+        """Whether every process's loss is finite; if not, the step is skipped while
+        ``max_nonfinite_steps`` allows, else training stops with :class:`Diverged`."""
+        if self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
+            return True
+        self.nonfinite_steps += 1
+        where = f"epoch {self.current_epoch}, step {self.global_step}"
+        if self.nonfinite_steps > self.hparams.max_nonfinite_steps:
+            raise Diverged(f"the loss is {loss.item()} at {where}")
+        rank_zero_warn(
+            f"skipping {where}: the loss is {loss.item()} ({self.nonfinite_steps} of at most "
+            f"{self.hparams.max_nonfinite_steps} skipped steps)"
+        )
+        return False
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """A non-finite gradient stops training (with 16-bit mixed precision the gradient
+        scaler skips such steps itself)."""
+        if self.trainer.precision == "16-mixed":
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack([g.norm() for g in grads]).sum()):
+            where = f"epoch {self.current_epoch}, step {self.global_step}"
+            raise Diverged(f"a gradient is not finite at {where}")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Never write weights that are not finite over a checkpoint to resume from."""
+        if not all(torch.isfinite(p).all() for p in self.parameters()):
+            where = f"epoch {self.current_epoch}, step {self.global_step}"
+            raise Diverged(f"the weights are not finite at {where}")
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
+        step = self._step(batch, "train")
+        return None if step is None else step[0]  # None: Lightning skips the update
 
     def validation_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        loss, logits = self._step(batch, "val", self.val_metrics)
+        loss, logits = self._step(batch, "val")
         return {"loss": loss, "logits": logits.detach()}  # for the figure callbacks
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test", self.test_metrics)
+        self._step(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:  # its few batches are not an epoch's result

@@ -15,6 +15,7 @@ def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seco
         table.add_column(column, justify="right" if column != "split" else "left")
     for split in ("train", "val", "test"):
         acc, top5, loss = (metrics.get(f"{split}/{name}") for name in SHOWN)
+        loss = metrics.get(f"{split}/loss_epoch", loss)
         if acc is None and loss is None:
             continue
         cells = [acc, top5, None if acc is None else 1 - acc, None if top5 is None else 1 - top5]

@@ -107,4 +107,4 @@ def test_training_on_device(tmp_path, cifar10_root):
         "callbacks=none",
         "logger=csv",
     )
-    assert train(cfg)["train/loss"] > 0
+    assert train(cfg)["train/loss_epoch"] > 0

@@ -24,7 +24,7 @@ def test_fast_dev_run_on_digits(model, tmp_path):
         tmp_path, f"model={model}", "debug=fast_dev_run", "data.batch_size=4", *QUIET
     )
     metrics = train(cfg)
-    assert {"train/loss", "train/acc", "test/acc", "test/acc_top5"} <= set(metrics)
+    assert {"train/loss_epoch", "train/acc", "test/acc", "test/acc_top5"} <= set(metrics)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -41,7 +41,7 @@ def test_fast_dev_run_on_cifar10(model, tmp_path, cifar10_root):
         *QUIET,
     )
     metrics = train(cfg)
-    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss"] > 0
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss_epoch"] > 0
 
 
 def test_default_run_learns_digits(tmp_path):

@@ -35,15 +35,21 @@ def set_random_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-class RandomStateInCheckpoint(L.Callback):
+class ExactResume(L.Callback):
     """Saves the random states in every checkpoint; after a resume, restores them when
-    the first training batch starts (after the sanity check and the loaders' set-up)."""
+    the first training batch starts (after the sanity check and the loaders' set-up).
+    Also writes the loggers' buffered rows when a checkpoint is saved, so that the logs
+    on disk reach at least as far as the checkpoint a resumed run starts from."""
 
     def __init__(self):
         self.to_restore: dict | None = None
 
     def state_dict(self) -> dict:
         return {"random_states": random_states()}
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module, checkpoint: dict) -> None:
+        for logger in trainer.loggers:
+            logger.save()
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.to_restore = state_dict.get("random_states")

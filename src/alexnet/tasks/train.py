@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet.build import (
@@ -17,9 +18,12 @@ from alexnet.build import (
     build_trainer,
     plain,
 )
-from alexnet.callbacks.resume import RandomStateInCheckpoint
+from alexnet.callbacks.preemption import CheckpointOnSignal
+from alexnet.callbacks.resume import ExactResume
+from alexnet.callbacks.watchdog import Watchdog
+from alexnet.checkpoint_io import AtomicCheckpointIO
 from alexnet.checkpoints import SaveRecord, read_checkpoint
-from alexnet.errors import UserError
+from alexnet.errors import Diverged, RunStopped, UserError
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
@@ -27,15 +31,8 @@ from alexnet.loggers import (
     instantiate_loggers,
     sweep_name,
 )
+from alexnet.resuming import checkpoint_to_resume, continue_csv_log, note_resume, resumed_step
 from alexnet.summary import print_results
-
-
-def wandb_run_id(ckpt_path: str | None) -> str | None:
-    """The W&B run a checkpoint was logged to, if any (read checks the whole file)."""
-    if not ckpt_path:
-        return None
-    run_id = read_checkpoint(ckpt_path).get("wandb_run_id")
-    return run_id if isinstance(run_id, str) else None
 
 
 def check_ddp_launch(cfg: DictConfig) -> None:
@@ -49,31 +46,71 @@ def check_ddp_launch(cfg: DictConfig) -> None:
         )
 
 
+def good_checkpoints(trainer: L.Trainer) -> str:
+    """Which checkpoints a diverged run leaves (none of them holds non-finite weights)."""
+    saved = [
+        f"{kind} {path}"
+        for kind, path in (
+            (
+                "last",
+                trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else "",
+            ),
+            (
+                "best",
+                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else "",
+            ),
+        )
+        if path
+    ]
+    return (
+        "checkpoints to go back to: " + ", ".join(saved) if saved else "no checkpoint was written"
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results
     and write them to ``results.json``; returns the final metrics."""
     started = time.perf_counter()
     check_ddp_launch(cfg)
-    resume_id = wandb_run_id(cfg.get("ckpt_path"))  # refuses a bad checkpoint before anything
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = checkpoint_to_resume(cfg, output_dir)
+    resumed = read_checkpoint(ckpt_path) if ckpt_path else None  # refuses a bad file first
     L.seed_everything(cfg.seed, workers=True)
     net, built = build_net(cfg.model, init_from=cfg.get("init_from"))
     image_size = built.kwargs["input_size"]
     datamodule = build_datamodule(cfg.data, image_size=image_size)
     module = build_module(cfg, net)
-    loggers = instantiate_loggers(cfg.get("logger"), resume_id=resume_id)
-    callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer)
+    loggers = instantiate_loggers(
+        cfg.get("logger"),
+        resume_id=resumed.get("wandb_run_id") if resumed else None,
+        resume_step=resumed_step(resumed) if resumed else None,
+    )
+    faults = cfg.fault_tolerance
+    last = output_dir / "checkpoints" / "last.ckpt"
     data_kwargs = {k: v for k, v in plain(cfg.data).items() if k != "_target_"}
-    callbacks += [SaveRecord(built.model_dump(), data_kwargs), RandomStateInCheckpoint()]
+    callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer) + [
+        SaveRecord(built.model_dump(), data_kwargs),
+        ExactResume(),
+        CheckpointOnSignal(last, slurm_requeue=faults.slurm_requeue),
+        Watchdog(faults.hang_timeout_s, resume_hint=last),
+    ]
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         callbacks.append(WandbRunIdInCheckpoint())
-    trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer = build_trainer(
+        cfg.trainer, callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()]
+    )
+    resumes = []
+    if resumed and rank_zero_only.rank == 0:
+        for logger in loggers:
+            if isinstance(logger, CSVLogger):
+                continue_csv_log(logger, resumed_step(resumed))
+        resumes = note_resume(output_dir, ckpt_path, resumed)
     logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
     for logger in loggers:
         logger.log_hyperparams(logged_config)
+    exit_code = 0
     try:
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
-        )
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
@@ -85,16 +122,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 weights_only=True,
             )
             metrics.update(tested)
+    except Diverged as diverged:
+        exit_code = diverged.exit_code
+        raise Diverged(f"training diverged: {diverged}; {good_checkpoints(trainer)}") from None
+    except RunStopped as stopped:
+        exit_code = stopped.exit_code
+        raise
     finally:
-        finish_loggers(loggers)
+        finish_loggers(loggers, exit_code)
     seconds = time.perf_counter() - started
     if trainer.is_global_zero:
-        output_dir = Path(cfg.paths.output_dir)
         results = {
             "metrics": metrics,
             "epochs": trainer.current_epoch,
             "seconds": seconds,
             "best_checkpoint": best,
+            "resumed_from": resumes,
         }
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

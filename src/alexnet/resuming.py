@@ -1,0 +1,77 @@
+"""Where a training run resumes from, and what its run directory keeps of it.
+
+``resume=<run dir>`` (or ``resume=last``) runs in that directory (see
+alexnet.resolvers.run_dir), and a run whose directory already holds
+``checkpoints/last.ckpt`` — resumed that way, or requeued by SLURM — continues from it.
+``ckpt_path=`` resumes from any checkpoint into a new directory. The directory notes
+each resume in ``resumes.json``; the CSV log keeps its rows up to the checkpoint (the
+resumed run writes the later ones again), TensorBoard purges its later events, and
+W&B keeps the first value logged at a step.
+"""
+
+import csv
+import datetime
+import json
+from pathlib import Path
+
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig
+
+from alexnet.errors import UserError
+
+
+def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint this run continues from, or None for a new run."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if cfg.get("resume") and cfg.get("ckpt_path"):
+        raise UserError("give resume=<run dir> or ckpt_path=<checkpoint>, not both")
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    if last.is_file():
+        return str(last)
+    if cfg.get("resume"):
+        raise UserError(f"resume={cfg.resume}: there is no {last} to resume from")
+    return None
+
+
+def resumed_step(checkpoint: dict) -> int:
+    """The first logging step the resumed run writes again: the checkpoint's optimizer
+    steps (rows logged at a step are those of the batch before it)."""
+    return int(checkpoint["global_step"])
+
+
+def continue_csv_log(logger: CSVLogger, step: int) -> int:
+    """Keep the rows of ``logger``'s existing metrics.csv before ``step`` (the resumed
+    run writes the others again) and let the logger append to them; how many went.
+    (Lightning's CSV writer deletes an existing file when it starts.)"""
+    metrics_csv = Path(logger.log_dir) / "metrics.csv"
+    if not metrics_csv.is_file():
+        return 0
+    with open(metrics_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    kept = [row for row in rows if not row.get("step") or int(row["step"]) < step]
+    writer = logger.experiment  # deletes the file
+    writer.metrics_keys = sorted(fields)
+    with open(metrics_csv, "w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=writer.metrics_keys)
+        out.writeheader()
+        out.writerows(kept)
+    return len(rows) - len(kept)
+
+
+def note_resume(output_dir: Path, ckpt_path: str, checkpoint: dict) -> list[dict]:
+    """Append this resume to ``resumes.json`` in the run directory; all of them."""
+    listing = output_dir / "resumes.json"
+    resumes = json.loads(listing.read_text()) if listing.is_file() else []
+    resumes.append(
+        {
+            "checkpoint": str(ckpt_path),
+            "epoch": checkpoint.get("epoch"),
+            "global_step": checkpoint.get("global_step"),
+            "at": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    listing.write_text(json.dumps(resumes, indent=2) + "\n")
+    return resumes
