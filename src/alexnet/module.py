@@ -182,9 +182,10 @@ class ClassifierModule(L.LightningModule):
         self._step(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
-        if not self.trainer.sanity_checking:  # its few batches are not an epoch's result
-            self.val_acc_best(self.val_metrics["acc"].compute())
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+        if self.trainer.sanity_checking:  # its few batches are not an epoch's result
+            return
+        self.val_acc_best(self.val_metrics["acc"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> dict:
         if self.optimizer_factory is None:

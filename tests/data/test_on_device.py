@@ -53,22 +53,22 @@ def test_every_ddp_process_gets_as_many_batches_and_eval_counts_images_once(
     gave 158 and 157 batches. Training pads by repeating (DistributedSampler's way);
     evaluation labels the padding IGNORE so that each image is counted once."""
     images, labels = torch.zeros(size, 1, 1, 1), torch.arange(size)
-    for train in (True, False):
+    for training in (True, False):
         shards = [
             DeviceBatches(
                 images,
                 labels,
                 batch_size,
-                ShardSampler(size, train, 0, rank, world_size),
+                ShardSampler(size, training, 0, rank, world_size),
                 lambda x: x,
-                augment=(lambda x, g: x) if train else None,
+                augment=(lambda x, g: x) if training else None,
             )
             for rank in range(world_size)
         ]
         counts = {len(list(shard)) for shard in shards}
         assert counts == {len(shards[0])}  # the same number of batches everywhere
         seen = [y for shard in shards for _, batch in shard for y in batch.tolist()]
-        if train:
+        if training:
             assert set(seen) == set(range(size))
         else:
             counted = [y for y in seen if y != IGNORE]

@@ -72,15 +72,26 @@ class Watchdog(L.Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._progress(trainer, "epoch start")
 
+    def lost_process(self, wait_s: float = 0.0) -> str | None:
+        """What became of a DDP process this one started that died, if one did (waiting
+        up to ``wait_s`` for it to be gone: a collective may fail first)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            for local_rank, child in enumerate(getattr(self, "children", []), start=1):
+                if child.poll() is not None and child.returncode != 0:
+                    return (
+                        f"the DDP process of local rank {local_rank} (pid {child.pid}) died "
+                        f"({_ended_by(child.returncode)}); ending the job"
+                    )
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+
     def _watch(self) -> None:
         while not self.stopped.wait(self.period_s):
-            for local_rank, child in enumerate(self.children, start=1):
-                if child.poll() is not None and child.returncode != 0:
-                    self._end(
-                        f"the DDP process of local rank {local_rank} (pid {child.pid}) died "
-                        f"({_ended_by(child.returncode)}); ending the job",
-                        EXIT_LOST_PROCESS,
-                    )
+            lost = self.lost_process()
+            if lost:
+                self._end(lost, EXIT_LOST_PROCESS)
             if self.launcher_pid is not None and os.getppid() != self.launcher_pid:
                 self._end("the DDP launcher process died; ending this process", EXIT_LOST_PROCESS)
             idle = time.monotonic() - self.last_progress
@@ -91,12 +102,11 @@ class Watchdog(L.Callback):
                     EXIT_HUNG,
                 )
 
-    def _end(self, message: str, status: int) -> None:
-        print(
-            f"error: [rank {self.rank}] {message}; resume from {self.resume_hint}",
-            file=sys.stderr,
-            flush=True,
-        )
+    def message(self, what: str) -> str:
+        return f"[rank {self.rank}] {what}; resume from {self.resume_hint}"
+
+    def _end(self, what: str, status: int) -> None:
+        print(f"error: {self.message(what)}", file=sys.stderr, flush=True)
         for child in self.children:
             if child.poll() is None:
                 child.kill()

@@ -23,7 +23,7 @@ from alexnet.callbacks.resume import ExactResume
 from alexnet.callbacks.watchdog import Watchdog
 from alexnet.checkpoint_io import AtomicCheckpointIO
 from alexnet.checkpoints import SaveRecord, read_checkpoint
-from alexnet.errors import Diverged, RunStopped, UserError
+from alexnet.errors import EXIT_LOST_PROCESS, Diverged, RunStopped, UserError
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
@@ -39,7 +39,13 @@ def check_ddp_launch(cfg: DictConfig) -> None:
     """Lightning's ``ddp`` starts its other processes by re-running the command line,
     which in a ``-m`` sweep would re-run the whole sweep in each."""
     launched_outside = any(v in os.environ for v in ("LOCAL_RANK", "SLURM_PROCID"))
-    if sweep_name() and cfg.trainer.get("strategy") == "ddp" and not launched_outside:
+    strategy = cfg.trainer.get("strategy")
+    reruns_command = strategy == "ddp" or (
+        isinstance(strategy, DictConfig)
+        and str(strategy.get("_target_")).endswith("DDPStrategy")
+        and strategy.get("start_method", "popen") == "popen"
+    )
+    if sweep_name() and reruns_command and not launched_outside:
         raise UserError(
             "-m sweeps cannot use trainer.strategy=ddp (it re-runs the command per process): "
             "add trainer.strategy=ddp_spawn, or launch each job with launcher=slurm or torchrun"
@@ -92,7 +98,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         SaveRecord(built.model_dump(), data_kwargs),
         ExactResume(),
         CheckpointOnSignal(last, slurm_requeue=faults.slurm_requeue),
-        Watchdog(faults.hang_timeout_s, resume_hint=last),
+        watchdog := Watchdog(faults.hang_timeout_s, resume_hint=last),
     ]
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         callbacks.append(WandbRunIdInCheckpoint())
@@ -128,6 +134,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     except RunStopped as stopped:
         exit_code = stopped.exit_code
         raise
+    except Exception:  # a collective fails when another process dies: say which
+        lost = watchdog.lost_process(wait_s=5.0)
+        if lost is None:
+            raise
+        exit_code = EXIT_LOST_PROCESS
+        raise RunStopped(watchdog.message(lost), exit_code) from None
     finally:
         finish_loggers(loggers, exit_code)
     seconds = time.perf_counter() - started

@@ -1,0 +1,275 @@
+"""Runs that survive: real processes killed, signalled, diverging, losing a DDP peer."""
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from alexnet.checkpoint_io import atomic_save
+from alexnet.data.sampling import KeyedSamples, ResumableLoader, ShardSampler
+from alexnet.errors import EXIT_DIVERGED, EXIT_HUNG, EXIT_LOST_PROCESS
+from alexnet.models import create_model
+from alexnet.module import ClassifierModule
+from conftest import ROOT, error_line, run_script
+
+SHORT = [
+    "trainer.max_epochs=2",
+    "fault_tolerance.checkpoint_every_n_steps=3",
+    "trainer.log_every_n_steps=1",
+    "logger=csv",
+    "~callbacks.progress_bar",
+    "test=false",
+]
+
+
+def start(run_dir: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
+    """train.py writing into ``run_dir``, in the background."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    return torch.load(ckpt, weights_only=True)["state_dict"]
+
+
+def max_abs_difference(a: Path, b: Path) -> float:
+    first, second = weights(a), weights(b)
+    assert first.keys() == second.keys()
+    return max((first[k].double() - second[k].double()).abs().max().item() for k in first)
+
+
+def test_kill_9_at_a_random_step_and_resume_gives_identical_weights(tmp_path):
+    """Mid-epoch, not only on an epoch boundary: the order, the augmentation and the
+    dropout draws continue as if nothing happened, and the CSV log has every step once."""
+    overrides = [*SHORT, "trainer.deterministic=true"]
+    whole = start(tmp_path / "whole", *overrides)
+    assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
+
+    killed = start(tmp_path / "killed", *overrides)
+    wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed)
+    delay = random.Random().uniform(0.0, 2.0)
+    time.sleep(delay)
+    killed.kill()
+    killed.wait()
+    step = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=True)[
+        "global_step"
+    ]
+    print(f"killed {delay:.2f} s after the first checkpoint; resuming from step {step}")
+
+    resumed = run_script("train.py", *overrides, f"resume={tmp_path / 'killed'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    last = "checkpoints/last.ckpt"
+    assert max_abs_difference(tmp_path / "whole" / last, tmp_path / "killed" / last) == 0.0
+    csv = "csv/metrics.csv"
+    assert (tmp_path / "killed" / csv).read_text() == (tmp_path / "whole" / csv).read_text()
+    (resume,) = json.loads((tmp_path / "killed" / "resumes.json").read_text())
+    assert resume["global_step"] == step
+    assert json.loads((tmp_path / "killed" / "results.json").read_text())["resumed_from"]
+
+
+def test_a_loader_resumed_mid_epoch_gives_the_same_batches_with_workers():
+    """The rest of an epoch, random augmentation included, is the same whether the
+    epoch ran through or started at batch 3, with two worker processes."""
+    images = torch.arange(40, dtype=torch.float32).view(40, 1)
+    noisy = NoisyTensors(images, torch.arange(40))
+
+    def epoch(start: int) -> list[torch.Tensor]:
+        sampler = ShardSampler(40, shuffle=True, seed=7)
+        sampler.set_epoch(2)
+        loader = ResumableLoader(
+            KeyedSamples(noisy, seed=7, training=True),
+            batch_size=4,
+            sampler=sampler,
+            num_workers=2,
+            generator=torch.Generator().manual_seed(7),
+            batches_done=lambda: start,
+        )
+        return [x for x, _ in loader]
+
+    whole, resumed = epoch(0), epoch(3)
+    assert len(whole) == 10 and len(resumed) == 7
+    for a, b in zip(whole[3:], resumed, strict=True):
+        assert torch.equal(a, b)
+
+
+class NoisyTensors(TensorDataset):
+    """A dataset whose samples draw random noise from the global torch state, as
+    torchvision's random transforms do."""
+
+    def __getitem__(self, index):
+        x, y = super().__getitem__(index)
+        return x + torch.rand(1), y
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_writes_a_checkpoint_and_exits_with_its_status(tmp_path, signum, status):
+    run_dir = tmp_path / "run"
+    process = start(run_dir, *SHORT, "trainer.max_epochs=50")
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status and time.monotonic() - sent < 30
+    line = [x for x in stderr.splitlines() if x.startswith("error: stopped by")]
+    assert len(line) == 1 and f"resume={run_dir}" in line[0], stderr[-3000:]
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert f"step {saved['global_step']};" in line[0]  # the checkpoint is the stopping step
+
+
+def test_slurm_requeue_on_sigterm_and_the_requeued_job_resumes(tmp_path):
+    """The signal path of a SLURM job, run here: scontrol is a stand-in that records
+    its arguments; the requeued job is the same command in the same run directory."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scontrol = bin_dir / "scontrol"
+    scontrol.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.log"}\n')
+    scontrol.chmod(0o755)
+    env = {"SLURM_JOB_ID": "4242", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run_dir = tmp_path / "run"
+    overrides = [*SHORT, "trainer.max_epochs=3"]
+    process = start(run_dir, *overrides, env=env)
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and "the SLURM job is requeued" in stderr, stderr[-3000:]
+    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
+    requeued = start(run_dir, *overrides, env=env)
+    assert requeued.wait(timeout=300) == 0, requeued.communicate()[1][-3000:]
+    (resume,) = json.loads((run_dir / "resumes.json").read_text())
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert resume["checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
+
+
+def test_a_diverging_run_stops_at_once_and_keeps_its_good_checkpoints(tmp_path):
+    """The learning rate jumps ×1e10 after the first epoch: the loss turns non-finite."""
+    result = run_script(
+        "train.py",
+        *SHORT,
+        "trainer.max_epochs=3",
+        "scheduler=step",
+        "scheduler.milestones=[1]",
+        "scheduler.gamma=1e10",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
+    )
+    assert result.returncode == EXIT_DIVERGED, result.stderr[-3000:]
+    line = error_line(result)
+    assert "training diverged:" in line and "at epoch 1, step" in line
+    assert "last " in line and "best " in line
+    best = tmp_path / "run" / "checkpoints" / "epoch_000.ckpt"
+    assert all(torch.isfinite(w).all() for w in weights(best).values())
+    evaluated = run_script("eval.py", f"ckpt_path={best}", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+
+
+def test_non_finite_steps_are_skipped_up_to_the_configured_count(tmp_path):
+    """A dataset with two batches of NaN images: skipped when two may be, else a stop."""
+    images = torch.randn(32, 1, 32, 32)
+    images[8:16] = float("nan")
+    images[24:] = float("nan")
+    data = DataLoader(TensorDataset(images, torch.arange(32) % 10), batch_size=8)
+
+    def fit(max_skips: int) -> ClassifierModule:
+        module = ClassifierModule(
+            create_model("alexnet_mini", num_classes=10, in_channels=1),
+            optimizer=lambda params: torch.optim.SGD(params, lr=0.01),
+            num_classes=10,
+            max_nonfinite_steps=max_skips,
+        )
+        trainer = L.Trainer(
+            max_epochs=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            default_root_dir=tmp_path,
+        )
+        trainer.fit(module, data)
+        return module
+
+    assert fit(2).nonfinite_steps == 2
+    with pytest.raises(Exception, match="the loss is nan at epoch 0, step 3"):
+        fit(1)
+
+
+def test_a_checkpoint_killed_while_being_written_leaves_the_previous_one(tmp_path):
+    """SIGKILL in the middle of writing a 400 MB checkpoint over last.ckpt."""
+    last = tmp_path / "last.ckpt"
+    atomic_save({"generation": 1, "weights": torch.ones(10)}, last)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, torch; from alexnet.checkpoint_io import atomic_save; "
+            "atomic_save({'generation': 2, 'weights': torch.ones(100_000_000)}, sys.argv[1])",
+            str(last),
+        ]
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".last.ckpt.partial-*")):
+        assert writer.poll() is None and time.monotonic() < deadline, "no partial file seen"
+        time.sleep(0.002)
+    writer.kill()
+    writer.wait()
+    saved = torch.load(last, weights_only=True)
+    assert saved["generation"] == 1 and torch.equal(saved["weights"], torch.ones(10))
+
+
+def ddp_run(tmp_path: Path, *overrides: str) -> tuple[subprocess.Popen, int]:
+    """A two-process run on the CPU; (the launching process, its child's pid) once
+    training has started."""
+    run_dir = tmp_path / "run"
+    process = start(run_dir, "trainer=ddp_cpu", *SHORT, "trainer.max_epochs=200", *overrides)
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process, timeout=180)
+    children = subprocess.run(
+        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(children) == 1, children
+    return process, int(children[0])
+
+
+def test_a_dead_ddp_process_ends_the_job_and_rank_0_names_it(tmp_path):
+    process, child = ddp_run(tmp_path)
+    killed = time.monotonic()
+    os.kill(child, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == EXIT_LOST_PROCESS and time.monotonic() - killed < 30
+    line = [x for x in stderr.splitlines() if x.startswith("error: ")]
+    assert len(line) == 1 and "local rank 1" in line[0] and "SIGKILL" in line[0], stderr[-2000:]
+
+
+def test_a_hung_job_is_ended_by_the_watchdog(tmp_path):
+    """The second process is stopped (SIGSTOP): alive, but the first waits for it in
+    every collective."""
+    process, child = ddp_run(tmp_path, "fault_tolerance.hang_timeout_s=5")
+    os.kill(child, signal.SIGSTOP)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    assert process.returncode == EXIT_HUNG
+    assert "no progress for" in [x for x in stderr.splitlines() if x.startswith("error: ")][0]
