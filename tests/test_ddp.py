@@ -33,9 +33,7 @@ def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
     assert checkpoint["epoch"] == 1 and checkpoint["global_step"] == 8  # 2 epochs × 4 steps
     assert sorted(p.name for p in (run_dir / "figures").glob("*.png"))  # drawn once, on rank 0
 
-    evaluated = run_script(
-        "eval.py", f"ckpt_path={results['best_checkpoint']}", cwd=tmp_path
-    )
+    evaluated = run_script("eval.py", f"ckpt_path={results['best_checkpoint']}", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     (eval_dir,) = (tmp_path / "logs" / "eval" / "runs").iterdir()
     metrics = json.loads((eval_dir / "metrics.json").read_text())["metrics"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
@@ -71,20 +71,21 @@ def build_module(cfg: DictConfig, net: nn.Module) -> ClassifierModule:
     )
 
 
-def build_callbacks(cfg: DictConfig | None, trainer_cfg: DictConfig) -> list[L.Callback]:
-    """One callback per entry of the ``callbacks`` group, but the progress bar and the
-    model summary when the trainer switches them off (``trainer.enable_progress_bar=false``
-    works as Lightning documents it, instead of Lightning refusing the pair)."""
-    callbacks = [instantiate(c) for c in (cfg or {}).values() if c is not None]  # x=null: off
-    off = tuple(
-        kind
-        for kind, switch in (
-            (ProgressBar, "enable_progress_bar"),
-            (ModelSummary, "enable_model_summary"),
-        )
-        if trainer_cfg.get(switch) is False
-    )
-    return [c for c in callbacks if not isinstance(c, off)] if off else callbacks
+def build_callbacks(
+    cfg: DictConfig | None, trainer_cfg: DictConfig, has_logger: bool = True
+) -> list[L.Callback]:
+    """One callback per entry of the ``callbacks`` group (``callbacks.<name>=null`` drops
+    one), less those the run switches off: the progress bar and the model summary with
+    ``trainer.enable_progress_bar=false`` / ``enable_model_summary=false`` (Lightning
+    would refuse the pair), the learning-rate monitor without a logger (``logger=none``)."""
+    callbacks = [instantiate(c) for c in (cfg or {}).values() if c is not None]
+    switched_off = [
+        (ProgressBar, trainer_cfg.get("enable_progress_bar") is False),
+        (ModelSummary, trainer_cfg.get("enable_model_summary") is False),
+        (LearningRateMonitor, not has_logger),
+    ]
+    off = tuple(kind for kind, is_off in switched_off if is_off)
+    return [c for c in callbacks if not isinstance(c, off)]
 
 
 def build_trainer(cfg: DictConfig, **kwargs: Any) -> L.Trainer:

@@ -21,6 +21,7 @@ converts them: ``python -m alexnet.checkpoints upgrade OLD.ckpt NEW.ckpt``.
 
 import argparse
 import importlib.metadata
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +95,14 @@ def read_checkpoint(path: str | Path) -> dict:
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path} is not a checkpoint file (torch.save writes a zip archive)")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # any unpickling failure: not a checkpoint we may read
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        named = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(err))
+        reason = (
+            f"it holds a pickled {named.group(1)}, which could run code"
+            if named
+            else (str(err).strip().splitlines() or [type(err).__name__])[0]
+        )
         raise UserError(f"refusing to read checkpoint {path}: {reason}") from None
     record(checkpoint, path)  # checks the record now, before anything else reads the file
     return checkpoint

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -180,6 +181,16 @@ class ClassifierModule(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_train_start(self) -> None:
+        # Resumed with another trainer.max_epochs: a closed-form schedule (LambdaLR) gives
+        # this epoch's rate for the new length (otherwise the restored rate would hold).
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if isinstance(scheduler, LambdaLR):
+                rates = zip(scheduler.optimizer.param_groups, scheduler.base_lrs, strict=True)
+                for (group, base), factor in zip(rates, scheduler.lr_lambdas, strict=True):
+                    group["lr"] = base * factor(scheduler.last_epoch)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:  # its few batches are not an epoch's result

@@ -1,6 +1,7 @@
 """The training task, run for real on digits and on a CIFAR-10 fixture."""
 
 import csv
+import math
 
 import pytest
 import torch
@@ -99,3 +100,24 @@ def test_resume_continues_from_the_saved_epoch(tmp_path):
     resumed = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["epoch"] == 2 and resumed["global_step"] == 3 * steps_after_one
     assert read_epochs(second / "csv" / "metrics.csv") == {1, 2}
+
+
+def test_resuming_with_more_epochs_follows_the_schedule_for_the_new_length(tmp_path):
+    """Cosine over 2 epochs, resumed to 5: the learning rates of epochs 2-4 are those of
+    a warm-up + cosine schedule over 5 epochs (0.01 · (1 + cos(π (e − 1) / 4)) / 2), not
+    the old schedule cycling back up."""
+    run = tmp_path / "run"
+    train(short_run(run, "trainer.max_epochs=2", "logger=csv"))
+    train(short_run(run, "trainer.max_epochs=5", "logger=csv", f"resume={run}"))
+    with open(run / "csv" / "metrics.csv") as f:
+        rates = {int(r["step"]): float(r["lr-SGD"]) for r in csv.DictReader(f) if r["lr-SGD"]}
+    by_epoch = [rates[step] for step in sorted(rates)]  # logged at each epoch's start
+    expected = [0.01 * (1 + math.cos(math.pi * (e - 1) / 4)) / 2 for e in (2, 3, 4)]
+    assert by_epoch[2:] == pytest.approx(expected, rel=1e-6)
+    assert by_epoch[:2] == pytest.approx([0.0001, 0.01])
+
+
+def test_logger_none_trains_without_a_logger(tmp_path):
+    metrics = train(short_run(tmp_path, "trainer.max_epochs=1", "logger=none"))
+    assert metrics["test/acc"] >= 0 and not (tmp_path / "csv").exists()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

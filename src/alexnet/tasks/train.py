@@ -94,7 +94,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     faults = cfg.fault_tolerance
     last = output_dir / "checkpoints" / "last.ckpt"
     data_kwargs = {k: v for k, v in plain(cfg.data).items() if k != "_target_"}
-    callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer) + [
+    callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer, has_logger=bool(loggers)) + [
         SaveRecord(built.model_dump(), data_kwargs),
         ExactResume(),
         CheckpointOnSignal(last, slurm_requeue=faults.slurm_requeue),
