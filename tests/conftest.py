@@ -15,6 +15,42 @@ CONFIG_DIR = ROOT / "configs"
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers next to the tests
 
 
+LEAKED = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment():
+    """Each test starts without SLURM's variables or what an earlier test's
+    lightning.seed_everything or DDP run left in the environment, and leaves none."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("SLURM_") or name in LEAKED:
+            del os.environ[name]
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def repository_files() -> set[Path]:
+    skipped = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    return {
+        p.relative_to(ROOT)
+        for p in ROOT.rglob("*")
+        if not skipped & set(p.relative_to(ROOT).parts)
+        and not p.name.endswith(".egg-info")
+        and ".egg-info" not in str(p)
+    }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _repository_left_as_it_was():
+    """No test writes into the repository (runs, reports and exports go to tmp dirs)."""
+    before = repository_files()
+    yield
+    added = sorted(str(p) for p in repository_files() - before)
+    assert not added, f"tests wrote into the repository: {added[:10]}"
+
+
 @pytest.fixture(autouse=True)
 def _quiet_offline_wandb(monkeypatch, tmp_path):
     """W&B never reaches a server from a test and keeps its files in the test's dir."""
@@ -38,14 +74,16 @@ def cifar10_root(tmp_path_factory) -> Path:
     return write_cifar10(tmp_path_factory.mktemp("cifar10"))
 
 
-def run_script(script: str, *args: str, env: dict | None = None, cwd: Path | None = None):
-    """Run an entry point as a user would; returns the CompletedProcess."""
+def run_script(script: str, *args: str, cwd: Path, env: dict | None = None):
+    """Run an entry point as a user would, in ``cwd`` (a test's folder, never the
+    repository); ``env`` adds variables (None unsets one). Returns the CompletedProcess."""
     import subprocess
 
+    environment = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],
-        cwd=cwd or ROOT,
-        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        env={k: v for k, v in environment.items() if v is not None},
         capture_output=True,
         text=True,
         timeout=600,

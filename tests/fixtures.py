@@ -5,8 +5,25 @@ from pathlib import Path
 
 import numpy as np
 
-# A closed port on loopback as proxy: every download fails at once, as with no network.
-NO_NETWORK = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+# A closed port on loopback as every proxy, and no exceptions to it: every download
+# fails at once, as with no network, even on a machine that has one (None: unset).
+CLOSED_PORT = "http://127.0.0.1:9"
+NO_NETWORK: dict[str, str | None] = {
+    **{name: CLOSED_PORT for name in ("https_proxy", "http_proxy", "all_proxy")},
+    **{name.upper(): CLOSED_PORT for name in ("https_proxy", "http_proxy", "all_proxy")},
+    "no_proxy": None,
+    "NO_PROXY": None,
+}
+
+
+def set_environment(monkeypatch, values: dict[str, str | None]) -> None:
+    """Set (or, for None, unset) environment variables for the rest of a test."""
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
 
 CIFAR_CLASSES = [
     "airplane",

@@ -159,7 +159,7 @@ def test_old_checkpoints_are_refused_with_the_command_that_converts_them(trained
     assert result.returncode == 2
     assert f"python -m alexnet.checkpoints upgrade {old}" in error_line(result)
     result = run_script(
-        "src/alexnet/checkpoints.py", "upgrade", str(old), str(tmp_path / "new.ckpt")
+        "src/alexnet/checkpoints.py", "upgrade", str(old), str(tmp_path / "new.ckpt"), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
     converted, original = load_model(tmp_path / "new.ckpt"), load_model(ckpt)

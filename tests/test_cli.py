@@ -46,4 +46,4 @@ def test_train_prints_the_results_table_and_run_dir(tmp_path):
     assert "top-1 acc" in result.stdout and "top-5 acc" in result.stdout
     assert "Total params: 56.9 M" in result.stdout  # the summary: 10 classes, 1 channel
     assert f"run directory: {tmp_path / 'logs' / 'train' / 'runs'}" in result.stdout
-    assert not (tmp_path / "lightning_logs").exists() and not (tmp_path / "wandb").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing else in the cwd

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from alexnet.checkpoints import load_model
+from alexnet.errors import UserError
 from alexnet.fast import CompiledForward, compile_net
 from alexnet.models import AlexNet
 from alexnet.tasks.train import train
@@ -29,12 +30,21 @@ def mini() -> AlexNet:
     return AlexNet(arch="mini", input_size=32, num_classes=10, norm="bn", groups=1).eval()
 
 
-def test_compiled_forward_gives_the_same_logits():
+def compiled_graphs() -> int:
+    return torch._dynamo.utils.counters["stats"]["unique_graphs"]
+
+
+def test_compile_really_compiles_and_gives_the_same_logits():
+    """Dynamo captures the network's graph and AOTAutograd compiles forward and
+    backward (the aot_eager backend: the real pipeline without C++ code generation)."""
+    torch._dynamo.reset()
     net, x = mini(), torch.randn(2, 3, 32, 32)
     expected = net(x)
-    compile_net(net, backend="eager")  # dynamo tracing without a code generator: fast
-    assert isinstance(net.forward, CompiledForward) and net.forward.compiled is not None
-    torch.testing.assert_close(net(x), expected)
+    compile_net(net, "aot_eager")
+    before = compiled_graphs()
+    out = net(x)
+    assert compiled_graphs() > before and net.forward.compiled is not None  # no fallback
+    torch.testing.assert_close(out, expected)
     assert list(net.state_dict()) == list(mini().state_dict())  # checkpoints unchanged
 
 
@@ -42,14 +52,29 @@ def test_a_failing_compile_warns_once_and_runs_eager():
     net, x = mini(), torch.randn(2, 3, 32, 32)
     expected = net(x)
     with pytest.warns(UserWarning, match="torch.compile failed, the run continues uncompiled"):
-        compile_net(net, backend="no_such_backend")
+        compile_net(net, "no_such_backend")
     torch.testing.assert_close(net(x), expected)
 
 
+def test_compile_strict_stops_instead_of_falling_back(monkeypatch):
+    """``compile=strict`` is inductor without the fallback: a compiler that fails (here
+    an unusable C++ compiler) stops the run with one line."""
+    torch._dynamo.reset()
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, "cxx", ("/nonexistent/c++",))
+    net = mini()
+    compile_net(net, "strict")
+    with pytest.raises(UserError, match="compile=strict: torch.compile failed"):
+        net(torch.randn(2, 3, 32, 32))
+
+
 def test_training_with_compile_and_channels_last(tmp_path):
-    cfg = compose_config(tmp_path, *SHORT, "compile=eager", "channels_last=true")
+    torch._dynamo.reset()
+    before = compiled_graphs()
+    cfg = compose_config(tmp_path, *SHORT, "compile=aot_eager", "channels_last=true")
     metrics = train(cfg)
-    assert metrics["train/loss_epoch"] > 0
+    assert metrics["train/loss_epoch"] > 0 and compiled_graphs() > before
     loaded = load_model(tmp_path / "checkpoints" / "last.ckpt")
     assert not isinstance(loaded.net.forward, CompiledForward)  # loads plain
 

@@ -5,7 +5,7 @@ import sys
 
 from PIL import Image
 
-from conftest import ROOT, run_sweep
+from conftest import run_sweep
 
 
 def test_report_of_a_sweep(tmp_path):
@@ -22,7 +22,7 @@ def test_report_of_a_sweep(tmp_path):
         [sys.executable, "-m", "alexnet.report", str(sweep)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=tmp_path,
     )
     assert report.returncode == 0, report.stderr
     table = (sweep / "report.md").read_text()
@@ -40,6 +40,6 @@ def test_report_without_runs_is_a_user_error(tmp_path):
         [sys.executable, "-m", "alexnet.report", str(tmp_path)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=tmp_path,
     )
     assert report.returncode == 2 and "no runs" in report.stderr

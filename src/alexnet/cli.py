@@ -49,6 +49,7 @@ def exit_if_user_error(err: Exception) -> None:
     cause = user_error_in(err)
     if cause is not None:
         print(f"error: {one_line(cause)}", file=sys.stderr)
+        file_log.error(one_line(cause))
         sys.exit(EXIT_USER_ERROR)
 
 
@@ -60,6 +61,25 @@ def user_errors_exit_2() -> Iterator[None]:
     except UserError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+
+
+#: Lines for the run's log file alone (the terminal shows them as tables or errors).
+file_log = logging.getLogger("alexnet.run")
+
+
+def log_to_run_file() -> None:
+    """Send Lightning's messages and ``file_log``'s to the run's log file, which Hydra
+    attached to the root logger. (Lightning's loggers keep their own console handler
+    and do not propagate when imported before Hydra sets up logging.)"""
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    file_log.propagate = False
+    file_log.setLevel(logging.INFO)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", file_log.name):
+        logger = logging.getLogger(name)
+        if name == file_log.name or not logger.propagate:
+            for handler in files:
+                if handler not in logger.handlers:
+                    logger.addHandler(handler)
 
 
 class _NoAdverts(logging.Filter):
@@ -81,10 +101,12 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
     def guarded_task(cfg: DictConfig) -> object:
+        log_to_run_file()
         try:
             result = task(cfg)
         except RunStopped as stopped:
             print(f"error: {one_line(stopped)}", file=sys.stderr, flush=True)
+            file_log.error(one_line(stopped))
             sys.exit(stopped.exit_code)
         except Exception as err:
             exit_if_user_error(err)

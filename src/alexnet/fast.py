@@ -4,6 +4,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
+from alexnet.errors import UserError
+
 
 def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
@@ -11,10 +13,11 @@ def _first_line(err: Exception) -> str:
 
 class CompiledForward:
     """``net.forward`` through ``torch.compile``; if compiling fails (no compiler, an
-    unsupported op, an unknown backend), one warning and the eager forward from then on."""
+    unsupported op, an unknown backend), one warning and the eager forward from then on
+    — or, ``strict``, a UserError that stops the run."""
 
-    def __init__(self, net: nn.Module, backend: str = "inductor"):
-        self.eager = net.forward
+    def __init__(self, net: nn.Module, backend: str = "inductor", strict: bool = False):
+        self.eager, self.strict = net.forward, strict
         self.compiled = None
         try:
             self.compiled = torch.compile(net.forward, backend=backend)
@@ -23,6 +26,8 @@ class CompiledForward:
 
     def _give_up(self, err: Exception) -> None:
         self.compiled = None
+        if self.strict:
+            raise UserError(f"compile=strict: torch.compile failed ({_first_line(err)})") from None
         rank_zero_warn(f"torch.compile failed, the run continues uncompiled ({_first_line(err)})")
 
     def __call__(self, *args, **kwargs):
@@ -34,11 +39,15 @@ class CompiledForward:
         return self.eager(*args, **kwargs)
 
 
-def compile_net(net: nn.Module, backend: str = "inductor") -> None:
-    """Compile ``net``'s forward in place; its parameters and state_dict keys stay as
-    they are, so checkpoints load into uncompiled models."""
-    if not isinstance(net.forward, CompiledForward):
-        net.forward = CompiledForward(net, backend)
+def compile_net(net: nn.Module, setting: bool | str = True) -> None:
+    """Compile ``net``'s forward in place, as the ``compile`` config says: ``true``
+    (inductor), a backend's name, or ``strict`` (inductor, and no eager fallback). Its
+    parameters and state_dict keys stay as they are, so checkpoints load uncompiled."""
+    if isinstance(net.forward, CompiledForward):
+        return
+    strict = setting == "strict"
+    backend = setting if isinstance(setting, str) and not strict else "inductor"
+    net.forward = CompiledForward(net, backend, strict=strict)
 
 
 def to_channels_last(x):

@@ -97,8 +97,7 @@ class ClassifierModule(L.LightningModule):
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
         if self.hparams.compile:
-            backend = self.hparams.compile if isinstance(self.hparams.compile, str) else "inductor"
-            compile_net(self.net, backend)
+            compile_net(self.net, self.hparams.compile)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of a batch; for a batch of several views per image (B, V, C, H, W),

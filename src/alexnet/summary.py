@@ -1,5 +1,6 @@
 """The table a run prints at the end."""
 
+import logging
 from pathlib import Path
 
 from rich.console import Console
@@ -26,6 +27,12 @@ def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seco
         )
     console = Console(soft_wrap=True)
     console.print(table)
+    logging.getLogger("alexnet.run").info(
+        "results: %s; best checkpoint: %s; %.0f s",
+        {k: round(v, 6) for k, v in sorted(metrics.items())},
+        best_ckpt or "-",
+        seconds,
+    )
     if "val/acc_best" in metrics:
         console.print(f"best val top-1: {metrics['val/acc_best']:.2%}")
     if best_ckpt:

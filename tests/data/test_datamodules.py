@@ -4,7 +4,7 @@ import torch
 from alexnet.data import CIFAR10DataModule, DigitsDataModule
 from alexnet.data.splits import stratified_split
 from alexnet.errors import UserError
-from fixtures import CIFAR_CLASSES, NO_NETWORK
+from fixtures import CIFAR_CLASSES, NO_NETWORK, set_environment
 
 
 def labels_of(dataset) -> list[int]:
@@ -77,8 +77,7 @@ def test_cifar10_resizes_to_the_model_input(cifar10_root):
 
 
 def test_cifar10_missing_offline_says_where_to_put_it(tmp_path, monkeypatch):
-    for name, value in NO_NETWORK.items():
-        monkeypatch.setenv(name, value)
+    set_environment(monkeypatch, NO_NETWORK)
     dm = CIFAR10DataModule(root=str(tmp_path / "nowhere"), num_classes=10)
     with pytest.raises(UserError, match=r"cifar-10-python.tar.gz.*cifar-10-batches-py"):
         dm.prepare_data()

@@ -14,6 +14,7 @@ from alexnet.errors import UserError
 from fixtures import (
     CALTECH_CLASSES,
     NO_NETWORK,
+    set_environment,
     write_caltech101,
     write_class_tree,
     write_ilsvrc,
@@ -90,8 +91,7 @@ def test_caltech101_accepts_the_bare_folder(tmp_path):
 
 
 def test_caltech101_missing_offline_says_where(tmp_path, monkeypatch):
-    for name, value in NO_NETWORK.items():
-        monkeypatch.setenv(name, value)
+    set_environment(monkeypatch, NO_NETWORK)
     dm = Caltech101DataModule(root=str(tmp_path), num_classes=101, **LOADER)
     with pytest.raises(UserError, match=r"caltech101/101_ObjectCategories"):
         dm.prepare_data()
@@ -147,7 +147,9 @@ def test_bundled_imagenet100_list():
 
 def test_image_folder_presplit_tree(tmp_path):
     for split, n in (("train", 5), ("val", 2), ("test", 3)):
-        write_class_tree(tmp_path / split, ["cat", "dog"], n, seed=hash(split) % 1000)
+        write_class_tree(
+            tmp_path / split, ["cat", "dog"], n, seed={"train": 0, "val": 100, "test": 200}[split]
+        )
     dm = ImageFolderDataModule(root=str(tmp_path), num_classes=2, **LOADER)
     dm.setup()
     assert dm.class_names == ["cat", "dog"]

@@ -12,7 +12,7 @@ from alexnet.models import (
     load_torchvision_weights,
     model_info,
 )
-from fixtures import NO_NETWORK
+from fixtures import NO_NETWORK, set_environment
 
 
 def n_params(model: nn.Module) -> int:
@@ -182,8 +182,7 @@ def test_weights_with_a_new_head_keep_the_features(tmp_path, monkeypatch):
 
 def test_missing_weights_offline_say_where_the_file_goes(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    for name, value in NO_NETWORK.items():
-        monkeypatch.setenv(name, value)
+    set_environment(monkeypatch, NO_NETWORK)
     with pytest.raises(UserError, match=r"hub/checkpoints/alexnet-owt-7be5be79\.pth"):
         torchvision_layout(weights="IMAGENET1K_V1")
 

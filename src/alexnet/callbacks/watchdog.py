@@ -39,8 +39,11 @@ class Watchdog(L.Callback):
         self.hang_timeout_s, self.resume_hint, self.period_s = hang_timeout_s, resume_hint, period_s
         self.last_progress = time.monotonic()
         self.where = "set-up"
-        self.stopped = threading.Event()
+        # Made in setup, in the process that trains (ddp_spawn pickles callbacks).
+        self.stopped: threading.Event | None = None
+        self.children: list = []
         self.launcher_pid: int | None = None
+        self.rank = 0
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
         self.last_progress, self.stopped = time.monotonic(), threading.Event()
@@ -54,7 +57,8 @@ class Watchdog(L.Callback):
         threading.Thread(target=self._watch, name="alexnet-watchdog", daemon=True).start()
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        self.stopped.set()
+        if self.stopped is not None:
+            self.stopped.set()
 
     def _progress(self, trainer: L.Trainer, what: str) -> None:
         self.last_progress = time.monotonic()
@@ -77,7 +81,7 @@ class Watchdog(L.Callback):
         up to ``wait_s`` for it to be gone: a collective may fail first)."""
         deadline = time.monotonic() + wait_s
         while True:
-            for local_rank, child in enumerate(getattr(self, "children", []), start=1):
+            for local_rank, child in enumerate(self.children, start=1):
                 if child.poll() is not None and child.returncode != 0:
                     return (
                         f"the DDP process of local rank {local_rank} (pid {child.pid}) died "
