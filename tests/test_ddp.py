@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import run_script
+from fixtures import read_wandb_log
 
 
 def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
@@ -31,7 +32,17 @@ def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
     assert results["epochs"] == 2 and 0 <= results["metrics"]["test/acc"] <= 1
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["global_step"] == 8  # 2 epochs × 4 steps
-    assert sorted(p.name for p in (run_dir / "figures").glob("*.png"))  # drawn once, on rank 0
+    figures = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    assert len(figures) == 4  # conv1 filters and maps, predictions, confusion: last epoch
+    (wandb_dir,) = (run_dir / "wandb").glob("offline-run-*")
+    steps = [  # the keys of each history record (an image is several items of one record)
+        {item.key or "/".join(item.nested_key) for item in r.history.item}
+        for r in read_wandb_log(wandb_dir)
+        if r.HasField("history")
+    ]
+    for name in ("conv1_filters", "conv1_maps", "val_predictions", "confusion_matrix"):
+        logged = [keys for keys in steps if any(k.startswith(f"figures/{name}") for k in keys)]
+        assert len(logged) == 1, name  # drawn once, by one process
 
     evaluated = run_script("eval.py", f"ckpt_path={results['best_checkpoint']}", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]

@@ -126,7 +126,12 @@ def test_plateau_lowers_the_rate_when_validation_stops_improving(tmp_path):
     whose statistics would move): val/acc stays at its first value, so from the second
     epoch on the rate is divided by ten after every epoch (eps=0: torch skips changes
     smaller than 1e-8)."""
-    overrides = ["scheduler=plateau", "scheduler.patience=0", "+scheduler.eps=0", "optimizer.lr=1e-9"]
+    overrides = [
+        "scheduler=plateau",
+        "scheduler.patience=0",
+        "+scheduler.eps=0",
+        "optimizer.lr=1e-9",
+    ]
     train(
         compose_config(
             tmp_path, *QUICK, "trainer.max_epochs=4", "logger=csv", "model.norm=none", *overrides

@@ -1,5 +1,7 @@
 """make report / python -m alexnet.report on a real sweep."""
 
+import csv
+import json
 import subprocess
 import sys
 
@@ -28,9 +30,17 @@ def test_report_of_a_sweep(tmp_path):
     table = (sweep / "report.md").read_text()
     assert "| run | optimizer.lr | best val top-1 | best val top-5 | test top-1 | epochs |" in table
     rows = [
-        line for line in table.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")
+        line.strip("| ").split(" | ") for line in table.splitlines()[4:] if line.startswith("| ")
     ]
-    assert len(rows) == 2 and all("%" in row and "| 2 |" in row for row in rows)
+    assert sorted(row[0] for row in rows) == ["0", "1"]
+    shown = [float(row[2].rstrip("%")) for row in rows]
+    assert shown == sorted(shown, reverse=True)  # best validation top-1 first
+    for run, lr, best, _, test, epochs, _ in rows:
+        with open(sweep / run / "csv" / "metrics.csv") as f:
+            val = [float(r["val/acc"]) for r in csv.DictReader(f) if r["val/acc"]]
+        results = json.loads((sweep / run / "results.json").read_text())
+        assert best == f"{max(val):.2%}" and test == f"{results['metrics']['test/acc']:.2%}"
+        assert lr in ("0.003", "0.03") and epochs == "2"
     png = Image.open(sweep / "report.png")
     assert png.format == "PNG" and png.width > 600
 

@@ -1,5 +1,6 @@
 """Odd and broken image files: converted and used, skipped and listed, or one clear line."""
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -49,6 +50,18 @@ def test_every_mode_loads_as_rgb(name, tmp_path):
     assert image.mode == "RGB" and image.size == (48, 40)
 
 
+def test_transparent_pixels_are_composited_over_white(tmp_path):
+    """LA (grey + alpha): a transparent pixel becomes white, an opaque one keeps its grey,
+    a half-transparent one lies between."""
+    pixels = np.zeros((2, 3, 2), dtype=np.uint8)
+    pixels[..., 0] = 40  # dark grey everywhere
+    pixels[0, :, 1] = [0, 255, 128]  # alpha: transparent, opaque, half
+    Image.fromarray(pixels, mode="LA").save(tmp_path / "la.png")
+    rgb = np.asarray(load_rgb(str(tmp_path / "la.png")))
+    assert (rgb[0, 0] == 255).all() and (rgb[0, 1] == 40).all()
+    assert 140 < rgb[0, 2, 0] < 155  # 40 · 128/255 + 255 · 127/255 ≈ 147
+
+
 def test_odd_modes_are_used_in_training(tmp_path):
     dm = ImageFolderDataModule(
         root=str(odd_tree(tmp_path)),
@@ -84,7 +97,8 @@ def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path):
         "callbacks=none",
         "logger=csv",
     )
-    train(cfg)
+    with pytest.warns(UserWarning, match=r"skipped 2 unreadable files \(empty or not images\)"):
+        train(cfg)
     listed = (run_dir / "skipped_images.txt").read_text().split()
     assert sorted(p.rsplit("/", 1)[1] for p in listed) == ["empty.jpg", "garbage.jpg"]
     assert load_rgb(str(root / "a" / "truncated.jpg")).size == (120, 90)

@@ -1,6 +1,7 @@
 """The on-device path: batched crop + flip, epochs and DDP shards, same inputs as the
 DataLoader path."""
 
+import lightning as L
 import pytest
 import torch
 
@@ -94,7 +95,19 @@ def test_cifar10_on_device_eval_batches_equal_the_dataloaders(cifar10_root):
     torch.testing.assert_close(x_device, x_plain, atol=1e-5, rtol=0)
 
 
-def test_training_on_device(tmp_path, cifar10_root):
+class LoaderKind(L.Callback):
+    """Notes the kind of loader each stage of a run used."""
+
+    seen: dict[str, str] = {}
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        LoaderKind.seen["train"] = type(trainer.train_dataloader).__name__
+
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        LoaderKind.seen["test"] = type(trainer.test_dataloaders).__name__
+
+
+def test_training_on_device_uses_device_batches(tmp_path, cifar10_root):
     cfg = compose_config(
         tmp_path,
         "data=cifar10",
@@ -105,6 +118,9 @@ def test_training_on_device(tmp_path, cifar10_root):
         "model=alexnet_mini",
         "debug=fast_dev_run",
         "callbacks=none",
+        "+callbacks.kind._target_=test_on_device.LoaderKind",
         "logger=csv",
     )
+    LoaderKind.seen = {}
     assert train(cfg)["train/loss_epoch"] > 0
+    assert LoaderKind.seen == {"train": "DeviceBatches", "test": "DeviceBatches"}

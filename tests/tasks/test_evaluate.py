@@ -2,16 +2,18 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision
+from PIL import Image
 
 from alexnet.checkpoints import load_model
 from alexnet.cli import user_error_in
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.images import load_rgb
-from alexnet.data.transforms import eval_transform, image_files_recipe
 from alexnet.errors import UserError
+from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
 from conftest import compose_config, run_script
@@ -97,6 +99,22 @@ def test_eval_writes_metrics_json(trained, tmp_path):
     assert {"val/acc", "val/acc_top5", "val/loss"} <= set(val)
 
 
+def ten_crops_by_hand(path) -> torch.Tensor:
+    """The paper's ten 32×32 patches of the central 37×37 square (32·256/224 = 37), written
+    with PIL and NumPy alone: the four corners and the centre, and their reflections."""
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    scale = 37 / min(w, h)
+    image = image.resize((round(w * scale), round(h * scale)), Image.BILINEAR)
+    left, top = round((image.width - 37) / 2), round((image.height - 37) / 2)  # as torchvision
+    square = np.asarray(image.crop((left, top, left + 37, top + 37)), dtype=np.float32) / 255
+    square = (square - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+    corners = [(0, 0), (0, 5), (5, 0), (5, 5), (2, 2)]  # (top, left); the centre: (37-32)//2
+    patches = [square[t : t + 32, x : x + 32] for t, x in corners]
+    patches += [p[:, ::-1] for p in patches]
+    return torch.from_numpy(np.stack(patches).copy()).permute(0, 3, 1, 2)
+
+
 def test_ten_crop_equals_the_average_of_ten_softmaxes(trained, tmp_path):
     ckpt, overrides = trained
     metrics = evaluate_with(
@@ -108,12 +126,11 @@ def test_ten_crop_equals_the_average_of_ten_softmaxes(trained, tmp_path):
         root=root, num_classes=3, image_size=32, val_fraction=0.2, test_fraction=0.2
     )
     dm.setup()
-    views = eval_transform(image_files_recipe(32, "modern"), "ten_crop")
+    paths = [p for p, _ in dm.test_set.samples]
+    labels = dict(torchvision.datasets.ImageFolder(root).samples)  # torchvision's own labels
     with torch.no_grad():
-        probs = torch.stack(
-            [net(views(load_rgb(p))).softmax(-1).mean(0) for p, _ in dm.test_set.samples]
-        )
-    targets = torch.tensor([y for _, y in dm.test_set.samples])
+        probs = torch.stack([net(ten_crops_by_hand(p)).softmax(-1).mean(0) for p in paths])
+    targets = torch.tensor([labels[p] for p in paths])
     assert metrics["test/loss"] == pytest.approx(F.nll_loss(probs.log(), targets).item(), abs=1e-5)
     assert metrics["test/acc"] == pytest.approx((probs.argmax(-1) == targets).float().mean().item())
     centre = evaluate_with(tmp_path, ckpt, "data=image_folder", *overrides)

@@ -25,7 +25,7 @@ def preprocess_by_hand(path, resize, crop, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     scale = resize / min(w, h)
     size = (resize, round(h * scale)) if w <= h else (round(w * scale), resize)
     image = image.resize(size, Image.BILINEAR)
-    left, top = (image.width - crop) // 2, (image.height - crop) // 2
+    left, top = round((image.width - crop) / 2), round((image.height - crop) / 2)
     pixels = np.asarray(image.crop((left, top, left + crop, top + crop)), dtype=np.float32) / 255
     pixels = (pixels - np.array(mean, dtype=np.float32)) / np.array(std, dtype=np.float32)
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()

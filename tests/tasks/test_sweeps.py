@@ -3,6 +3,7 @@
 import json
 
 import torch
+import yaml
 
 from alexnet.tasks.train import train
 from conftest import compose_config, run_sweep
@@ -41,17 +42,28 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
 
 
 def test_optuna_search_returns_the_optimised_metric(tmp_path):
+    """Three trials, the last two chosen by TPE's model (one random start-up trial); the
+    value each trial hands to Optuna is its val/acc_best."""
     sweep_dir = run_sweep(
         tmp_path,
         "hparams_search=alexnet_optuna",
-        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.n_startup_trials=1",
         "debug=limit",
         "trainer.max_epochs=1",
         "logger=csv",
         "callbacks=none",
     )
-    best = (sweep_dir / "optimization_results.yaml").read_text()
-    assert "best_value" in best and "optimizer.lr" in best
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    jobs = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))]
+    assert len(jobs) == 3
+    assert best["best_value"] == max(job["metrics"]["val/acc_best"] for job in jobs)
+    assert set(best["best_params"]) == {
+        "optimizer.lr",
+        "optimizer.weight_decay",
+        "data.batch_size",
+        "model.dropout",
+    }
 
 
 def test_resuming_continues_the_same_wandb_run(tmp_path):

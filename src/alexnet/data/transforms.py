@@ -113,13 +113,28 @@ def image_files_recipe(crop: int, preset: str) -> dict:
     }
 
 
+class TenPatches(v2.Transform):
+    """The paper's ten test patches (section 4.1): the four corner patches and the
+    centre patch, and their horizontal reflections. (torchvision's TenCrop takes the
+    five crops of the reflected image, whose centre crop is one pixel off the centre
+    patch's reflection when the margin is odd, as 37 − 32 is.)"""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def __call__(self, image):
+        five = v2.functional.five_crop(image, self.size)
+        return (*five, *(v2.functional.horizontal_flip(patch) for patch in five))
+
+
 def eval_transform(recipe: Mapping, tta: str = "center") -> v2.Compose | StackViews:
     """A PIL image → model input as ``recipe`` (a checkpoint's "preprocessing") says:
     grayscale if it has one channel, shorter side to ``resize``, then the central
     ``crop`` — or ``tta="ten_crop"``: the four corner crops, the centre crop and their
     reflections of the central square, as a (10, C, crop, crop) tensor."""
     crop, resize = recipe["crop"], recipe["resize"]
-    views = v2.TenCrop(crop) if tta == "ten_crop" else v2.CenterCrop(crop)
+    views = TenPatches(crop) if tta == "ten_crop" else v2.CenterCrop(crop)
     steps = v2.Compose(
         [
             *([v2.Grayscale(1)] if recipe["channels"] == 1 else []),
