@@ -7,10 +7,18 @@ from typing import Any
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
-from alexnet.checkpoints import Built, LoadedModel, dataset_from, load_model
+from alexnet.checkpoints import (
+    Built,
+    LoadedModel,
+    dataset_from,
+    load_model,
+    read_checkpoint,
+    record,
+)
 from alexnet.models import create_model, freeze, load_torchvision_weights, model_arguments
 from alexnet.models import model_info as registered
 from alexnet.module import ClassifierModule
@@ -46,6 +54,26 @@ def build_net(model_cfg: DictConfig, init_from: str | None = None) -> tuple[nn.M
         if options.get("weights"):
             load_torchvision_weights(net, registered(built.name), options["weights"])
     return freeze(net, options.get("freeze") or []), built
+
+
+def model_input_size(model_cfg: DictConfig, init_from: str | None = None) -> int:
+    """The input size of the model the run will build (the data is resized to it)."""
+    if init_from:
+        return int(record(read_checkpoint(init_from), init_from).model.kwargs["input_size"])
+    return int(model_cfg.get("input_size") or registered(model_cfg.name).input_size)
+
+
+def settle_class_count(cfg: DictConfig, datamodule: L.LightningDataModule) -> int:
+    """``data.num_classes``: the config's, or (null) the number of classes the data has,
+    found by setting the data up (downloading it first, on the first process only). The
+    model config's ``num_classes: ${data.num_classes}`` then sizes the head."""
+    if cfg.data.get("num_classes") is None:
+        if rank_zero_only.rank == 0:
+            datamodule.prepare_data()
+        datamodule.setup("fit")
+        with open_dict(cfg.data):
+            cfg.data.num_classes = len(datamodule.class_names)
+    return cfg.data.num_classes
 
 
 def build_datamodule(data_cfg: DictConfig, **overrides: Any) -> L.LightningDataModule:

@@ -1,4 +1,10 @@
-"""The exceptions that end a run with a message of one line and a known exit status."""
+"""The exceptions that end a run with a message of one line and a known exit status,
+and the one-line warnings a user should read."""
+
+import logging
+import sys
+
+from lightning.pytorch.utilities import rank_zero_only
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
@@ -30,3 +36,11 @@ class Diverged(RunStopped):
 
     def __init__(self, message: str):
         super().__init__(message, EXIT_DIVERGED)
+
+
+@rank_zero_only
+def warn(message: str) -> None:
+    """``warning: <message>`` on one line on stderr (first process only) and in the
+    run's log file — not Python's warning format, which prefixes a source line."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    logging.getLogger("alexnet.run").warning(message)

@@ -75,13 +75,13 @@ def test_odd_modes_are_used_in_training(tmp_path):
     used = {
         p.rsplit("/", 1)[1] for ds in (dm.train_set, dm.val_set, dm.test_set) for p, _ in ds.samples
     }
-    assert set(ODD_MODES) <= used and not dm.skipped
+    assert set(ODD_MODES) <= used and not dm.found.skipped
     for ds in (dm.train_set, dm.val_set, dm.test_set):
         for i in range(len(ds)):
             assert ds[i][0].shape == (3, 32, 32)
 
 
-def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path):
+def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path, capfd):
     root = broken_tree(tmp_path / "data")
     run_dir = tmp_path / "run"
     cfg = compose_config(
@@ -97,9 +97,13 @@ def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path):
         "callbacks=none",
         "logger=csv",
     )
-    with pytest.warns(UserWarning, match=r"skipped 2 unreadable files \(empty or not images\)"):
-        train(cfg)
-    listed = (run_dir / "skipped_images.txt").read_text().split()
+    train(cfg)
+    assert "warning: skipped 2 unreadable image files (empty or corrupt)" in capfd.readouterr().err
+    listed = [
+        line.split("\t")[1]
+        for line in (run_dir / "skipped_images.txt").read_text().split("\n")
+        if line.startswith("unreadable")
+    ]
     assert sorted(p.rsplit("/", 1)[1] for p in listed) == ["empty.jpg", "garbage.jpg"]
     assert load_rgb(str(root / "a" / "truncated.jpg")).size == (120, 90)
 

@@ -34,7 +34,8 @@ class ClassificationDataModule(L.LightningDataModule):
     ``build_splits``; this class checks them and turns them into DataLoaders.
 
     Args:
-        num_classes: classes the config declares (the model is built with as many).
+        num_classes: classes the config declares, checked against the dataset's; None:
+            the dataset's decide (the model is built with as many).
         in_channels: image channels the config declares.
         batch_size: images per batch (per device under DDP).
         num_workers: loader processes; ``None`` picks a default for the dataset.
@@ -53,7 +54,7 @@ class ClassificationDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        num_classes: int,
+        num_classes: int | None = None,
         in_channels: int = 3,
         batch_size: int = 128,
         num_workers: int | None = None,
@@ -111,7 +112,9 @@ class ClassificationDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         self.train_set, self.val_set, self.test_set = self.build_splits()
-        if len(self.class_names) != self.num_classes:
+        if self.num_classes is None:
+            self.num_classes = len(self.class_names)
+        elif len(self.class_names) != self.num_classes:
             raise UserError(
                 f"data.num_classes={self.num_classes} but the dataset has "
                 f"{len(self.class_names)} classes: set data.num_classes={len(self.class_names)}"

@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
-from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import Dataset
 
 from alexnet.data.base import ClassificationDataModule
 from alexnet.data.images import FolderScan, ImageFiles, Sample, scan_class_folders
 from alexnet.data.splits import stratified_holdout
 from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
-from alexnet.errors import UserError
+from alexnet.errors import UserError, warn
 
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
 
@@ -45,7 +44,8 @@ class ImageFilesDataModule(ClassificationDataModule):
         self.root, self.preset = Path(root), preset
         self.val_fraction, self.split_seed = val_fraction, split_seed
         self.max_per_class, self.check_files = max_per_class, check_files
-        self.skipped: list[str] = []
+        self.found = FolderScan()  # what the scans skipped and ignored
+        self.reported = False
 
     def find_splits(self) -> Splits:
         """The (train, val, test) samples; labels index ``self.class_names``."""
@@ -56,10 +56,8 @@ class ImageFilesDataModule(ClassificationDataModule):
     ) -> list[Sample]:
         """The samples of ``folder/<class folder>/``, labelled by position in
         ``class_folders``; skipped files noted."""
-        found: FolderScan = scan_class_folders(
-            folder, class_folders, max_per_class, check=self.check_files
-        )
-        self.skipped += found.skipped
+        found = scan_class_folders(folder, class_folders, max_per_class, check=self.check_files)
+        self.found.add(found)
         return found.samples
 
     def hold_out_val(self, samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
@@ -75,23 +73,26 @@ class ImageFilesDataModule(ClassificationDataModule):
         for name, samples in (("train", train), ("val", val), ("test", test)):
             if not samples:
                 raise UserError(f"the {name} split of {self.root} has no images")
-        self._report_skipped()
+        recipe = self.preprocessing()
         return (
             ImageFiles(train, train_transform(self.preset, self.image_size)),
-            ImageFiles(val, eval_transform(self.preprocessing())),
-            ImageFiles(test, eval_transform(self.preprocessing(), self.tta)),
+            ImageFiles(val, eval_transform(recipe)),
+            ImageFiles(test, eval_transform(recipe, self.tta)),
         )
 
-    def _report_skipped(self) -> None:
-        if not self.skipped:
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if self.trainer is not None and not self.reported:  # once the run directory is known
+            self.reported = True
+            self._report_found()
+
+    def _report_found(self) -> None:
+        """One warning of what was skipped or ignored; the files in the run directory."""
+        summary = self.found.summary()
+        if not summary:
             return
-        where = "the run directory"
-        if self.trainer is not None and self.trainer.is_global_zero:
-            listing = Path(self.trainer.default_root_dir) / "skipped_images.txt"
+        listing = Path(self.trainer.default_root_dir) / "skipped_images.txt"
+        if self.trainer.is_global_zero:
             listing.parent.mkdir(parents=True, exist_ok=True)
-            listing.write_text("\n".join(self.skipped) + "\n")
-            where = str(listing)
-        rank_zero_warn(
-            f"skipped {len(self.skipped)} unreadable files (empty or not images) under "
-            f"{self.root}; listed in {where}"
-        )
+            listing.write_text(self.found.listing())
+        warn(f"{summary} under {self.root}; listed in {listing}")

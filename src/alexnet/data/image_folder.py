@@ -29,7 +29,11 @@ class ImageFolderDataModule(ImageFilesDataModule):
         self.class_names = list_class_folders(self.root)
         samples = self.scan(self.root, self.class_names, self.max_per_class)
         splits = stratified_split(
-            [y for _, y in samples], self.val_fraction, self.test_fraction, self.split_seed
+            [y for _, y in samples],
+            self.val_fraction,
+            self.test_fraction,
+            self.split_seed,
+            names=self.class_names,
         )
         return tuple([samples[i] for i in split] for split in splits)
 

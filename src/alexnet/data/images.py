@@ -1,7 +1,10 @@
 """Image files on disk: finding them in class folders, checking them, loading them as RGB.
 
-Bad files, decided once for every dataset:
-- files whose extension is not an image's (``.txt``, ``.DS_Store``, ...) are ignored;
+Files as users have them, decided once for every dataset:
+- a class folder's sub-folders count (as torchvision's ImageFolder walks them), links
+  are followed, hidden files and folders are left out, extensions in any case;
+- files that are not images (sound, text, SVG — vector drawings would need a
+  rasteriser —, broken links, ...) are ignored and counted by kind in one line;
 - zero-byte files and files PIL cannot identify as an image are *skipped*: counted,
   listed in ``skipped_images.txt`` in the run directory, and reported in one warning;
 - a truncated image (its header reads, its data stops early) is *used*, the missing
@@ -11,6 +14,7 @@ Bad files, decided once for every dataset:
 An empty class folder, or a split left with no images, is an error.
 """
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -74,38 +78,108 @@ def readable(path: Path) -> bool:
         return False
 
 
+# Files that are not images, by kind, for the one line that says what was ignored.
+NOT_IMAGES = {
+    "audio": (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".aiff"),
+    "video": (".mp4", ".mov", ".avi", ".mkv", ".webm"),
+    "text and documents": (".txt", ".md", ".csv", ".json", ".xml", ".pdf", ".doc", ".docx"),
+    "SVG (vector drawings need a rasteriser)": (".svg", ".svgz"),
+}
+
+
+def kind_of(path: Path) -> str | None:
+    """Why ``path`` is not used as an image (None: it is an image to read)."""
+    if path.name.startswith("."):
+        return "hidden"
+    if not path.exists():
+        return "broken links"
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return None
+    return next((kind for kind, suffixes in NOT_IMAGES.items() if suffix in suffixes), "other")
+
+
 @dataclass
 class FolderScan:
-    """What a scan of class folders found: the samples, and the files it skipped."""
+    """What a scan of class folders found: the samples, the image files it could not
+    read (skipped), and the other files it left alone, by kind (ignored)."""
 
     samples: list[Sample] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    ignored: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, other: "FolderScan") -> None:
+        self.samples += other.samples
+        self.skipped += other.skipped
+        for kind, paths in other.ignored.items():
+            self.ignored.setdefault(kind, []).extend(paths)
+
+    def summary(self) -> str:
+        """One line: how many files were skipped or ignored, and why ("" if none)."""
+        parts = [f"{len(paths)} {kind}" for kind, paths in sorted(self.ignored.items())]
+        said = []
+        if self.skipped:
+            said.append(f"skipped {len(self.skipped)} unreadable image files (empty or corrupt)")
+        if parts:
+            count = sum(len(paths) for paths in self.ignored.values())
+            said.append(f"ignored {count} files that are not images: {', '.join(parts)}")
+        return "; ".join(said)
+
+    def listing(self) -> str:
+        """Every skipped or ignored file with the reason, a line each."""
+        lines = [f"unreadable\t{path}" for path in self.skipped]
+        lines += [f"{kind}\t{path}" for kind, paths in self.ignored.items() for path in paths]
+        return "\n".join(lines) + "\n"
 
 
 def list_class_folders(root: Path, exclude: Sequence[str] = ()) -> list[str]:
-    """The sorted sub-folder names of ``root`` (each a class)."""
+    """The sorted sub-folder names of ``root`` (each a class; hidden ones are not)."""
     if not root.is_dir():
         raise UserError(f"{root} is not a folder of class folders")
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in exclude)
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and p.name not in exclude and not p.name.startswith(".")
+    )
+
+
+def files_below(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its sub-folders, following links (each real folder
+    once, so a link cycle ends), hidden folders left out; sorted."""
+    found, seen = [], set()
+    for directory, subdirectories, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            subdirectories[:] = []
+            continue
+        seen.add(real)
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+        found += [Path(directory) / name for name in files]
+    return sorted(found)
 
 
 def scan_class_folders(
     root: Path, classes: Sequence[str], max_per_class: int | None = None, check: bool = True
 ) -> FolderScan:
-    """The image files of ``root/<class>/`` for each class (label = position in
-    ``classes``), sorted by name, at most ``max_per_class`` each; unreadable ones skipped."""
+    """The image files in ``root/<class>/`` and its sub-folders for each class (label =
+    position in ``classes``), sorted, at most ``max_per_class`` each; unreadable images
+    skipped and other files ignored, both noted."""
     scan = FolderScan()
     candidates: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
         folder = root / name
         if not folder.is_dir():
             raise UserError(f"class folder {folder} does not exist")
-        files = sorted(
-            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        )
-        if not files:
+        images = []
+        for path in files_below(folder):
+            kind = kind_of(path)
+            if kind is None:
+                images.append(path)
+            else:
+                scan.ignored.setdefault(kind, []).append(str(path))
+        if not images:
             raise UserError(f"class folder {folder} has no images ({', '.join(IMAGE_EXTENSIONS)})")
-        candidates += [(p, label) for p in files[:max_per_class]]
+        candidates += [(p, label) for p in images[:max_per_class]]
     with ThreadPoolExecutor(8) as pool:  # header reads: I/O bound, threads suffice
         ok = list(pool.map(readable, (p for p, _ in candidates))) if check else None
     for i, (path, label) in enumerate(candidates):

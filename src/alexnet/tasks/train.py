@@ -16,7 +16,9 @@ from alexnet.build import (
     build_module,
     build_net,
     build_trainer,
+    model_input_size,
     plain,
+    settle_class_count,
 )
 from alexnet.callbacks.preemption import CheckpointOnSignal
 from alexnet.callbacks.resume import ExactResume
@@ -82,9 +84,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = checkpoint_to_resume(cfg, output_dir)
     resumed = read_checkpoint(ckpt_path) if ckpt_path else None  # refuses a bad file first
     L.seed_everything(cfg.seed, workers=True)
-    net, built = build_net(cfg.model, init_from=cfg.get("init_from"))
-    image_size = built.kwargs["input_size"]
+    image_size = model_input_size(cfg.model, cfg.get("init_from"))
     datamodule = build_datamodule(cfg.data, image_size=image_size)
+    settle_class_count(cfg, datamodule)
+    net, built = build_net(cfg.model, init_from=cfg.get("init_from"))
     module = build_module(cfg, net)
     loggers = instantiate_loggers(
         cfg.get("logger"),
