@@ -83,8 +83,10 @@ def log_to_run_file() -> None:
 
 
 class _NoAdverts(logging.Filter):
+    """Lightning's adverts, and its note that our model summary replaces its own."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+        return not str(record.msg).startswith(("💡 Tip", "Trainer already configured with model"))
 
 
 def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:

@@ -1,6 +1,7 @@
 """The table a run prints at the end."""
 
 import logging
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -9,24 +10,49 @@ from rich.table import Table
 SHOWN = ("acc", "acc_top5", "loss")
 
 
-def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seconds: float) -> None:
-    """Top-1/top-5 accuracy and error (1 − acc, as the paper reports) per split."""
-    table = Table(title="Results")
-    for column in ("split", "top-1 acc", "top-5 acc", "top-1 err", "top-5 err", "loss"):
-        table.add_column(column, justify="right" if column != "split" else "left")
+COLUMNS = ("split", "top-1 acc", "top-5 acc", "top-1 err", "top-5 err", "loss")
+
+
+def result_rows(metrics: dict[str, float]) -> list[list[str]]:
+    """Per split: top-1/top-5 accuracy and error (1 − acc, as the paper reports), loss."""
+    rows = []
     for split in ("train", "val", "test"):
         acc, top5, loss = (metrics.get(f"{split}/{name}") for name in SHOWN)
         loss = metrics.get(f"{split}/loss_epoch", loss)
         if acc is None and loss is None:
             continue
         cells = [acc, top5, None if acc is None else 1 - acc, None if top5 is None else 1 - top5]
-        table.add_row(
-            split,
-            *(f"{v:.2%}" if v is not None else "-" for v in cells),
-            f"{loss:.4f}" if loss is not None else "-",
+        rows.append(
+            [
+                split,
+                *(f"{v:.2%}" if v is not None else "-" for v in cells),
+                f"{loss:.4f}" if loss is not None else "-",
+            ]
         )
+    return rows
+
+
+def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seconds: float) -> None:
+    """The results table — a Rich table on a terminal, plain aligned text in a file or
+    a pipe — then the best val top-1, the best checkpoint and the run directory."""
+    rows = result_rows(metrics)
     console = Console(soft_wrap=True)
-    console.print(table)
+    if sys.stdout.isatty():
+        table = Table(title="Results")
+        for column in COLUMNS:
+            table.add_column(column, justify="right" if column != "split" else "left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        widths = [max(len(r[i]) for r in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
+        for row in [list(COLUMNS), *rows]:
+            print(
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
     logging.getLogger("alexnet.run").info(
         "results: %s; best checkpoint: %s; %.0f s",
         {k: round(v, 6) for k, v in sorted(metrics.items())},

@@ -1,0 +1,59 @@
+"""What `make train` prints: plain, parseable lines into a pipe or a file; Rich's live
+display on a terminal (a real pseudo-terminal here)."""
+
+import os
+import pty
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+RUN = ["trainer.max_epochs=2", "logger=csv"]
+ANSI = re.compile(r"\x1b\[")
+
+
+def test_piped_output_is_plain_lines(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *RUN],
+        cwd=tmp_path,
+        capture_output=True,  # two real pipes
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert not ANSI.search(out) and "\r" not in out  # no redraws, no colours
+    steps = re.findall(
+        r"^epoch (\d)/2 step (\d+)/(\d+) loss [\d.]+ \d+ img/s ETA \d:\d\d:\d\d$", out, re.M
+    )
+    assert [s[0] for s in steps][-1] == "2" and all(s[1] == s[2] for s in steps[-1:])
+    assert re.search(r"^epoch 2/2 val loss [\d.]+ val top-1 [\d.]+% best [\d.]+%$", out, re.M)
+    assert re.search(r"^test\s+[\d.]+%\s+[\d.]+%\s+[\d.]+%\s+[\d.]+%\s+[\d.]+$", out, re.M)
+    logged = result.stderr  # Lightning's messages, the model summary among them
+    assert "val_metrics" not in logged and "net.features" in logged  # the net's layers only
+
+
+def test_a_terminal_gets_the_rich_display(tmp_path):
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *RUN],
+        cwd=tmp_path,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=300) == 0
+    out = b"".join(chunks).decode(errors="replace")
+    assert ANSI.search(out) and "┏" in out  # Rich's colours and its table
+    assert not re.search(r"^epoch \d/2 step", out, re.M)
