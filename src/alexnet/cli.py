@@ -97,6 +97,7 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     # paths.root_dir: the directory the command runs in. An environment variable, not
     # ${hydra:runtime.cwd}, which sweepers cannot resolve when they name the sweep dir.
     os.environ.setdefault("ALEXNET_ROOT", os.getcwd())
+    os.environ.setdefault("ALEXNET_CONFIG_DIR", str(config_dir))  # for --help
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(_NoAdverts())
     # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: not ours to fix.

@@ -71,6 +71,9 @@ def instantiate_loggers(
                 if logger_cfg.get("offline"):
                     logger_cfg.log_model = False  # checkpoints upload only online
                 logger_cfg.group = logger_cfg.get("group") or sweep_name()
+                logger_cfg.job_type = logger_cfg.get("job_type") or (
+                    "sweep" if sweep_name() else "train"
+                )
                 if resume_id:
                     logger_cfg.id, logger_cfg.resume = resume_id, "allow"
         loggers.append(instantiate(logger_cfg))
@@ -84,6 +87,14 @@ class WandbRunIdInCheckpoint(Callback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 checkpoint["wandb_run_id"] = logger.version
+
+
+def summarise_run(loggers: list[Logger], summary: dict[str, float | int | str]) -> None:
+    """Put the run's headline figures in its W&B summary (the columns a dashboard's runs
+    table sorts and compares by)."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(summary)
 
 
 def finish_loggers(loggers: list[Logger], exit_code: int = 0) -> None:

@@ -5,6 +5,8 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from alexnet.config_help import config_help
+
 
 def best_mixed_precision() -> str:
     """bf16-mixed on a GPU with bf16 (Ampere and newer), 16-mixed otherwise."""
@@ -28,3 +30,4 @@ def run_dir(resume: str | None, new_dir: str) -> str:
 
 OmegaConf.register_new_resolver("best_mixed_precision", best_mixed_precision, replace=True)
 OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
+OmegaConf.register_new_resolver("config_help", config_help, replace=True)

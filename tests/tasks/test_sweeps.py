@@ -39,6 +39,7 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
     runs = [wandb_run(job) for job in jobs]
     assert len({run.run_id for run in runs}) == 4  # each job is its own W&B run
     assert {run.run_group for run in runs} == {sweep_dir.name}  # grouped by sweep
+    assert {run.job_type for run in runs} == {"sweep"}
 
 
 def test_optuna_search_returns_the_optimised_metric(tmp_path):

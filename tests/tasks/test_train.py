@@ -1,6 +1,7 @@
 """The training task, run for real on digits and on a CIFAR-10 fixture."""
 
 import csv
+import json
 import math
 
 import pytest
@@ -69,22 +70,53 @@ def short_run(tmp_path, *overrides):
     )
 
 
-def test_wandb_offline_run_holds_config_and_metrics(tmp_path):
-    train(short_run(tmp_path, "trainer.max_epochs=2", "logger=wandb", "tags=[unit]"))
+def test_wandb_offline_run_holds_what_a_dashboard_compares(tmp_path):
+    """A real offline run, read back from its .wandb log: the config as nested keys, the
+    git commit, tags and job type, train curves per step and val curves per epoch on the
+    trainer/global_step axis, and the headline figures in the summary."""
+    overrides = ["trainer.max_epochs=2", "trainer.log_every_n_steps=1", "tags=[unit]"]
+    train(short_run(tmp_path, "logger=wandb", *overrides))
     (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
     records = read_wandb_log(run_dir)
     kinds = [r.WhichOneof("record_type") for r in records]
-    logged = {
-        item.key or "/".join(item.nested_key)
+    history = [
+        {item.key or "/".join(item.nested_key): item.value_json for item in r.history.item}
         for r in records
         if r.HasField("history")
-        for item in r.history.item
+    ]
+    steps = [h for h in history if "train/loss_step" in h]
+    epochs = [h for h in history if "val/acc" in h]
+    assert len(steps) == 6 and len(epochs) == 2  # 2 epochs of 3 steps
+    assert all("trainer/global_step" in h for h in steps + epochs)
+    assert [int(h["trainer/global_step"]) for h in epochs] == [2, 5]
+    config = {
+        item.key: json.loads(item.value_json)
+        for r in records
+        if r.HasField("config")
+        for item in r.config.update
     }
-    assert {"train/loss_epoch", "val/acc", "val/acc_best", "test/acc", "test/acc_top5"} <= logged
-    config = {item.key for r in records if r.HasField("config") for item in r.config.update}
-    assert {"model", "data", "optimizer", "trainer", "seed"} <= config
+    assert config["model"]["name"] == "alexnet_mini" and config["optimizer"]["lr"] == 0.01
+    assert config["data"]["batch_size"] == 64 and config["git_commit"]
+    summary = {
+        item.key or "/".join(item.nested_key): json.loads(item.value_json)
+        for r in records
+        if r.HasField("summary")
+        for item in r.summary.update
+    }
+    for key in (
+        "val/acc_best",
+        "test/acc",
+        "test/acc_top5",
+        "test/acc_error",
+        "epochs",
+        "wall_time_s",
+        "train_img_per_s",
+    ):
+        assert key in summary, key
+    assert summary["parameters"] == 3_072_538  # alexnet_mini, 10 classes, 1 channel
+    assert summary["test/acc_error"] == pytest.approx(1 - summary["test/acc"])
     run = next(r.run for r in records if r.HasField("run"))
-    assert list(run.tags) == ["unit"]
+    assert list(run.tags) == ["unit"] and run.job_type == "train"
     assert "exit" in kinds  # the run was finished, so the next job starts a new one
 
 

@@ -31,6 +31,7 @@ from alexnet.loggers import (
     finish_loggers,
     git_commit,
     instantiate_loggers,
+    summarise_run,
     sweep_name,
 )
 from alexnet.resuming import checkpoint_to_resume, continue_csv_log, note_resume, resumed_step
@@ -73,6 +74,30 @@ def good_checkpoints(trainer: L.Trainer) -> str:
     return (
         "checkpoints to go back to: " + ", ".join(saved) if saved else "no checkpoint was written"
     )
+
+
+def headline(
+    metrics: dict[str, float], trainer: L.Trainer, module: L.LightningModule, seconds: float
+) -> dict[str, float | int]:
+    """The figures that compare runs: best val and test top-1/top-5 with their error
+    rates, epochs, wall time, training images per second, parameter count."""
+    figures: dict[str, float | int] = {
+        key: metrics[key]
+        for key in ("val/acc_best", "val/acc_top5", "test/acc", "test/acc_top5")
+        if key in metrics
+    }
+    figures.update({f"{k}_error": 1 - v for k, v in list(figures.items())})
+    datamodule = trainer.datamodule
+    images = trainer.global_step * datamodule.batch_size * trainer.world_size
+    figures.update(
+        {
+            "epochs": trainer.current_epoch,
+            "wall_time_s": seconds,
+            "train_img_per_s": images / max(seconds, 1e-9),
+            "parameters": sum(p.numel() for p in module.net.parameters()),
+        }
+    )
+    return figures
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -131,6 +156,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 weights_only=True,
             )
             metrics.update(tested)
+        summarise_run(loggers, headline(metrics, trainer, module, time.perf_counter() - started))
     except Diverged as diverged:
         exit_code = diverged.exit_code
         raise Diverged(f"training diverged: {diverged}; {good_checkpoints(trainer)}") from None

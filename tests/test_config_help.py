@@ -1,0 +1,26 @@
+"""`python train.py --help` (and eval/predict/features/export): the project's groups,
+each option with its line, and the settings."""
+
+import pytest
+
+from alexnet.config_help import describe
+from conftest import CONFIG_DIR, run_script
+
+
+@pytest.mark.parametrize("task", ["train", "eval", "predict", "features", "export"])
+def test_help_lists_the_groups_and_settings(task, tmp_path):
+    result = run_script(f"{task}.py", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = result.stdout
+    assert text.startswith(f"python {task}.py [group=option ...]")
+    assert "ckpt_path=" in text or task == "train"
+    if task == "train":
+        for group in ("model", "data", "optimizer", "scheduler", "trainer", "experiment"):
+            assert f"\n  {group}:\n" in text
+        assert "*alexnet_mini" in text and "fault_tolerance.hang_timeout_s=900" in text
+
+
+def test_every_option_has_a_one_line_description():
+    options = [p for p in CONFIG_DIR.glob("*/*.yaml") if p.parent.name not in ("hydra", "paths")]
+    missing = [str(p.relative_to(CONFIG_DIR)) for p in options if not describe(p)]
+    assert not missing, missing
