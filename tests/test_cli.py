@@ -16,7 +16,7 @@ from fixtures import NO_NETWORK
         (["model.norm=group"], "error: model.norm='group' is not one of lrn, bn, none"),
         (["trainer.max_epoch=2"], "Could not override 'trainer.max_epoch'"),
         (["data=cifar10", "data.root=missing"], "Download https://www.cs.toronto.edu/"),
-        (["data=image_folder"], "data.num_classes has no value: add data.num_classes=..."),
+        (["data=image_folder"], "data.root has no value: add data.root=... to the command"),
         (["data=caltech101", "data.root=missing"], "caltech101/101_ObjectCategories"),
     ],
     ids=[
@@ -44,6 +44,6 @@ def test_train_prints_the_results_table_and_run_dir(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "top-1 acc" in result.stdout and "top-5 acc" in result.stdout
-    assert "Total params: 56.9 M" in result.stdout  # the summary: 10 classes, 1 channel
+    assert "56.9 M    Total params" in result.stderr  # the summary: 10 classes, 1 channel
     assert f"run directory: {tmp_path / 'logs' / 'train' / 'runs'}" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing else in the cwd

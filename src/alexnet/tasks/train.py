@@ -77,7 +77,11 @@ def good_checkpoints(trainer: L.Trainer) -> str:
 
 
 def headline(
-    metrics: dict[str, float], trainer: L.Trainer, module: L.LightningModule, seconds: float
+    metrics: dict[str, float],
+    trainer: L.Trainer,
+    module: L.LightningModule,
+    batch_size: int,
+    seconds: float,
 ) -> dict[str, float | int]:
     """The figures that compare runs: best val and test top-1/top-5 with their error
     rates, epochs, wall time, training images per second, parameter count."""
@@ -87,8 +91,7 @@ def headline(
         if key in metrics
     }
     figures.update({f"{k}_error": 1 - v for k, v in list(figures.items())})
-    datamodule = trainer.datamodule
-    images = trainer.global_step * datamodule.batch_size * trainer.world_size
+    images = trainer.global_step * batch_size * trainer.world_size
     figures.update(
         {
             "epochs": trainer.current_epoch,
@@ -156,7 +159,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 weights_only=True,
             )
             metrics.update(tested)
-        summarise_run(loggers, headline(metrics, trainer, module, time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        summarise_run(loggers, headline(metrics, trainer, module, datamodule.batch_size, seconds))
     except Diverged as diverged:
         exit_code = diverged.exit_code
         raise Diverged(f"training diverged: {diverged}; {good_checkpoints(trainer)}") from None
