@@ -44,3 +44,10 @@ def warn(message: str) -> None:
     run's log file — not Python's warning format, which prefixes a source line."""
     print(f"warning: {message}", file=sys.stderr, flush=True)
     logging.getLogger("alexnet.run").warning(message)
+
+
+@rank_zero_only
+def inform(message: str) -> None:
+    """A line for the user on stdout (first process only), also in the run's log file."""
+    print(message, flush=True)
+    logging.getLogger("alexnet.run").info(message)

@@ -4,6 +4,7 @@ from alexnet.data.base import ClassificationDataModule
 from alexnet.data.caltech101 import Caltech101DataModule
 from alexnet.data.cifar10 import CIFAR10DataModule
 from alexnet.data.digits import DigitsDataModule
+from alexnet.data.fashion_mnist import FashionMNISTDataModule
 from alexnet.data.image_files import ImageFilesDataModule
 from alexnet.data.image_folder import ImageFolderDataModule
 from alexnet.data.imagenet_subset import ImageNetSubsetDataModule
@@ -15,6 +16,7 @@ DATASETS: dict[str, type[ClassificationDataModule]] = {
     "caltech101": Caltech101DataModule,
     "cifar10": CIFAR10DataModule,
     "digits": DigitsDataModule,
+    "fashion_mnist": FashionMNISTDataModule,
     "image_folder": ImageFolderDataModule,
     "imagenet_subset": ImageNetSubsetDataModule,
     "imagenette": ImagenetteDataModule,
@@ -35,6 +37,7 @@ __all__ = [
     "Caltech101DataModule",
     "ClassificationDataModule",
     "DigitsDataModule",
+    "FashionMNISTDataModule",
     "ImageFilesDataModule",
     "ImageFolderDataModule",
     "ImageNetSubsetDataModule",

@@ -1,14 +1,17 @@
 """The base of every DataModule that reads image files in class folders."""
 
+import statistics
 from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from alexnet.data.auto_preset import channel_statistics, choose_preset, evenly_spaced
 from alexnet.data.base import ClassificationDataModule
-from alexnet.data.images import FolderScan, ImageFiles, Sample, scan_class_folders
+from alexnet.data.images import FolderScan, ImageFiles, Sample, header_size, scan_class_folders
 from alexnet.data.splits import stratified_holdout
 from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
-from alexnet.errors import UserError, warn
+from alexnet.errors import UserError, inform, warn
+from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
 
@@ -19,7 +22,8 @@ class ImageFilesDataModule(ClassificationDataModule):
 
     Args:
         root: where the dataset is (or will be downloaded).
-        preset: ``paper`` or ``modern`` training pipeline (see alexnet.data.transforms).
+        preset: ``auto``, ``paper``, ``modern`` or ``small`` training pipeline (see
+            alexnet.data.transforms and alexnet.data.auto_preset).
         val_fraction: share of each class's training images held out for validation.
         split_seed: seed of every split (fixed: the same on every machine and rank).
         max_per_class: use at most this many training images of each class (null = all).
@@ -46,6 +50,7 @@ class ImageFilesDataModule(ClassificationDataModule):
         self.max_per_class, self.check_files = max_per_class, check_files
         self.found = FolderScan()  # what the scans skipped and ignored
         self.reported = False
+        self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD  # auto: the training split's
 
     def find_splits(self) -> Splits:
         """The (train, val, test) samples; labels index ``self.class_names``."""
@@ -66,18 +71,39 @@ class ImageFilesDataModule(ClassificationDataModule):
         return [samples[i] for i in kept], [samples[i] for i in held]
 
     def preprocessing(self) -> dict:
-        return image_files_recipe(self.image_size, self.preset)
+        return image_files_recipe(self.image_size, self.preset, self.mean, self.std)
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         train, val, test = self.find_splits()
         for name, samples in (("train", train), ("val", val), ("test", test)):
             if not samples:
                 raise UserError(f"the {name} split of {self.root} has no images")
+        if self.preset == "auto":
+            self._settle_auto([path for path, _ in train])
         recipe = self.preprocessing()
         return (
-            ImageFiles(train, train_transform(self.preset, self.image_size)),
+            ImageFiles(train, train_transform(self.preset, self.image_size, self.mean, self.std)),
             ImageFiles(val, eval_transform(recipe)),
             ImageFiles(test, eval_transform(recipe, self.tta)),
+        )
+
+    def _settle_auto(self, train: list[str]) -> None:
+        """``preset=auto``: the pipeline from the images' sizes, the training split's
+        statistics; said in one line."""
+        measured = evenly_spaced(train, 512)
+        sizes = [self.found.sizes.get(p) or header_size(Path(p)) for p in measured]
+        self.preset = choose_preset([size for size in sizes if size])
+        self.mean, self.std = channel_statistics(train, self.image_size, self.root)
+        side = statistics.median(max(size) for size in sizes if size)
+        how = {
+            "small": "resize, padded random crop, flip",
+            "modern": "random resized crop, flip, RandAugment",
+        }
+        inform(
+            f"data: {len(train)} training images, median longer side {side:.0f} px → "
+            f"preset {self.preset} ({how[self.preset]}) at {self.image_size} px, normalised "
+            f"with their mean {[round(m, 3) for m in self.mean]} and std "
+            f"{[round(s, 3) for s in self.std]}"
         )
 
     def setup(self, stage: str | None = None) -> None:

@@ -67,15 +67,16 @@ def load_rgb(path: str) -> Image.Image:
         raise UserError(f"cannot decode image {path} ({err}): delete or replace it") from None
 
 
-def readable(path: Path) -> bool:
-    """Whether ``path`` is a non-empty file whose header PIL recognises (cheap: no decode)."""
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the header of a non-empty image file PIL recognises (cheap:
+    no decode); None for anything else."""
     try:
         if path.stat().st_size == 0:
-            return False
+            return None
         with Image.open(path) as image:
-            return image.size[0] > 0 and image.size[1] > 0
+            return image.size if image.size[0] > 0 and image.size[1] > 0 else None
     except (OSError, UnidentifiedImageError, ValueError):
-        return False
+        return None
 
 
 # Files that are not images, by kind, for the one line that says what was ignored.
@@ -107,10 +108,12 @@ class FolderScan:
     samples: list[Sample] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     ignored: dict[str, list[str]] = field(default_factory=dict)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # path → (w, h)
 
     def add(self, other: "FolderScan") -> None:
         self.samples += other.samples
         self.skipped += other.skipped
+        self.sizes.update(other.sizes)
         for kind, paths in other.ignored.items():
             self.ignored.setdefault(kind, []).extend(paths)
 
@@ -181,10 +184,12 @@ def scan_class_folders(
             raise UserError(f"class folder {folder} has no images ({', '.join(IMAGE_EXTENSIONS)})")
         candidates += [(p, label) for p in images[:max_per_class]]
     with ThreadPoolExecutor(8) as pool:  # header reads: I/O bound, threads suffice
-        ok = list(pool.map(readable, (p for p, _ in candidates))) if check else None
+        sizes = list(pool.map(header_size, (p for p, _ in candidates))) if check else None
     for i, (path, label) in enumerate(candidates):
-        if ok is None or ok[i]:
+        if sizes is None or sizes[i]:
             scan.samples.append((str(path), label))
+            if sizes is not None:
+                scan.sizes[str(path)] = sizes[i]
         else:
             scan.skipped.append(str(path))
     found = {label for _, label in scan.samples}

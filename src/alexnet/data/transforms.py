@@ -10,7 +10,13 @@ or (``tta="ten_crop"``) the four corner and central patches and their reflection
 ``modern``: RandomResizedCrop, flip, RandAugment for training; resize and centre
 crop for evaluation.
 
-Both normalise with the ImageNet per-channel mean and std.
+``small`` (CIFAR's): resize to the crop, a random crop of the image padded by an eighth
+of its side, flip; evaluation resizes only. For images up to about 64 pixels, which
+RandomResizedCrop and RandAugment, built for photos, would mostly destroy.
+
+``auto`` (the default of image_folder) picks ``small`` or ``modern`` from the images'
+sizes, and normalises with the training split's own mean and std (ImageNet's
+otherwise): see alexnet.data.image_files.
 """
 
 from collections.abc import Mapping
@@ -28,7 +34,7 @@ IMAGENET_EIGVEC = (
     (-0.5808, -0.0045, -0.8140),
     (-0.5836, -0.6948, 0.4203),
 )
-PRESETS = ("paper", "modern")
+PRESETS = ("auto", "paper", "modern", "small")
 TTAS = ("center", "ten_crop")
 
 
@@ -61,9 +67,10 @@ def _to_normalised_tensor() -> list[v2.Transform]:
     return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
 
 
-def train_transform(preset: str, crop: int) -> v2.Compose:
-    """The training pipeline of ``preset`` for square crops of side ``crop``."""
-    normalise = v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+def train_transform(preset: str, crop: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
+    """The training pipeline of ``preset`` for square crops of side ``crop``, normalised
+    with ``mean`` and ``std``."""
+    normalise = v2.Normalize(list(mean), list(std))
     if preset == "paper":
         resize = resize_for(crop)
         return v2.Compose(
@@ -74,6 +81,17 @@ def train_transform(preset: str, crop: int) -> v2.Compose:
                 v2.RandomHorizontalFlip(),
                 *_to_normalised_tensor(),
                 PCALighting(0.1),
+                normalise,
+            ]
+        )
+    if preset == "small":
+        return v2.Compose(
+            [
+                v2.Resize(crop, antialias=True),
+                v2.CenterCrop(crop),
+                v2.RandomCrop(crop, padding=crop // 8),
+                v2.RandomHorizontalFlip(),
+                *_to_normalised_tensor(),
                 normalise,
             ]
         )
@@ -99,13 +117,15 @@ class StackViews:
         return torch.stack(self.transform(image))
 
 
-def image_files_recipe(crop: int, preset: str) -> dict:
-    """The evaluation recipe of the image-file datasets: shorter side to crop·256/224,
-    central crop, ImageNet statistics (see alexnet.checkpoints.Preprocessing)."""
-    mean, std = list(IMAGENET_MEAN), list(IMAGENET_STD)
+def image_files_recipe(crop: int, preset: str, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> dict:
+    """The evaluation recipe of the image-file datasets (see
+    alexnet.checkpoints.Preprocessing): shorter side to crop·256/224 and the central
+    crop (``small``: to crop, no margin), normalised with ``mean`` and ``std``."""
+    resize = crop if preset == "small" else resize_for(crop)
+    mean, std = list(mean), list(std)
     return {
         "channels": 3,
-        "resize": resize_for(crop),
+        "resize": resize,
         "crop": crop,
         "mean": mean,
         "std": std,
