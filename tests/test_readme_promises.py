@@ -31,6 +31,8 @@ def test_the_run_directory_holds_what_the_readme_lists(digits_run):
     assert results["best_checkpoint"].endswith(f"epoch_{best_epoch:03d}.ckpt")
     tested = torch.load(results["best_checkpoint"], weights_only=True)
     assert tested["epoch"] == best_epoch
+    last = torch.load(digits_run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 40 and not list((digits_run / "checkpoints").glob("last-v*"))
     names = {p.name for p in (digits_run / "figures").iterdir()}
     assert {"conv1_filters_epoch001.png", "confusion_matrix_epoch001.png"} <= names
 
@@ -108,18 +110,18 @@ def learning_rates(run) -> list[float]:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        (["scheduler=none"], [0.01, 0.01, 0.01]),
-        (["scheduler=step", "scheduler.milestones=[1,2]"], [0.01, 0.001, 0.0001]),
-        (["optimizer=adamw", "scheduler=none"], [0.001, 0.001, 0.001]),
+        (["optimizer=sgd", "scheduler=none"], [0.01, 0.01, 0.01]),
+        (["optimizer=sgd", "scheduler=step", "scheduler.milestones=[1,2]"], [0.01, 0.001, 1e-4]),
+        (["scheduler=none"], [0.002, 0.002, 0.002]),  # the default optimizer: AdamW
     ],
-    ids=["none", "step", "adamw"],
+    ids=["sgd-none", "sgd-step", "adamw"],
 )
 def test_schedules_and_optimizers_train(overrides, expected, tmp_path):
     train(compose_config(tmp_path, *QUICK, "trainer.max_epochs=3", "logger=csv", *overrides))
     assert learning_rates(tmp_path) == pytest.approx(expected)
     saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     group = saved["optimizer_states"][0]["param_groups"][0]
-    assert ("betas" in group) == ("optimizer=adamw" in overrides)
+    assert ("betas" in group) == ("optimizer=sgd" not in overrides)
 
 
 def test_plateau_lowers_the_rate_when_validation_stops_improving(tmp_path):

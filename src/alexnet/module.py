@@ -1,5 +1,7 @@
 """The LightningModule that trains, validates and tests any image classifier."""
 
+import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -204,8 +206,19 @@ class ClassifierModule(L.LightningModule):
         optimizer = self.optimizer_factory(params=trainable)
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(optimizer)
+        # A schedule that takes steps_per_epoch is stepped after every batch.
+        per_step = "steps_per_epoch" in inspect.signature(self.scheduler_factory).parameters
+        if per_step:
+            epochs = max(self.trainer.max_epochs or 1, 1)
+            steps = math.ceil(self.trainer.estimated_stepping_batches / epochs)
+            scheduler = self.scheduler_factory(optimizer, steps_per_epoch=steps)
+        else:
+            scheduler = self.scheduler_factory(optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor},
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.hparams.monitor,
+                "interval": "step" if per_step else "epoch",
+            },
         }

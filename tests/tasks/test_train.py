@@ -136,19 +136,25 @@ def test_resume_continues_from_the_saved_epoch(tmp_path):
     assert read_epochs(second / "csv" / "metrics.csv") == {1, 2}
 
 
+def cosine(step: int, total: int, warmup: int = 1, lr: float = 0.002) -> float:
+    """Warm-up + cosine, written out: 1% of lr at step 0, lr at the end of the warm-up,
+    0 at ``total``."""
+    if step < warmup:
+        return lr * (0.01 + 0.99 * step / warmup)
+    return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+
+
 def test_resuming_with_more_epochs_follows_the_schedule_for_the_new_length(tmp_path):
-    """Cosine over 2 epochs, resumed to 5: the learning rates of epochs 2-4 are those of
-    a warm-up + cosine schedule over 5 epochs (0.01 · (1 + cos(π (e − 1) / 4)) / 2), not
-    the old schedule cycling back up."""
+    """Warm-up + cosine stepped per batch (3 a epoch, warm-up round(0.3 · 3) = 1 step)
+    over 2 epochs, resumed to 5: the rates at the starts of epochs 2-4 are those of the
+    schedule over 15 steps, not of the old one (6 steps) cycling back up."""
     run = tmp_path / "run"
     train(short_run(run, "trainer.max_epochs=2", "logger=csv"))
     train(short_run(run, "trainer.max_epochs=5", "logger=csv", f"resume={run}"))
     with open(run / "csv" / "metrics.csv") as f:
-        rates = {int(r["step"]): float(r["lr-SGD"]) for r in csv.DictReader(f) if r["lr-SGD"]}
-    by_epoch = [rates[step] for step in sorted(rates)]  # logged at each epoch's start
-    expected = [0.01 * (1 + math.cos(math.pi * (e - 1) / 4)) / 2 for e in (2, 3, 4)]
-    assert by_epoch[2:] == pytest.approx(expected, rel=1e-6)
-    assert by_epoch[:2] == pytest.approx([0.0001, 0.01])
+        rates = [float(r["lr-AdamW"]) for r in csv.DictReader(f) if r["lr-AdamW"]]
+    assert rates[:2] == pytest.approx([cosine(0, 6), cosine(3, 6)], rel=1e-6)
+    assert rates[2:] == pytest.approx([cosine(s, 15) for s in (6, 9, 12)], rel=1e-6)
 
 
 def test_logger_none_trains_without_a_logger(tmp_path):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, get_worker_info
 
 IGNORE = -100  # the label of a padding duplicate: cross_entropy and the metrics skip it
 
@@ -85,8 +85,12 @@ class KeyedSamples(Dataset):
         if not self.training:
             image, label = self.dataset[index]
             return image, IGNORE if padded else label
-        with torch.random.fork_rng(devices=[]):  # the global state is left as it was
-            torch.manual_seed(mixed_seed(self.seed, epoch, index))
+        seed = mixed_seed(self.seed, epoch, index)
+        if get_worker_info() is not None:  # a loader worker: its random state is ours alone
+            torch.default_generator.manual_seed(seed)
+            return self.dataset[index]
+        with torch.random.fork_rng(devices=[]):  # the main process: leave its state as it was
+            torch.default_generator.manual_seed(seed)
             return self.dataset[index]
 
 

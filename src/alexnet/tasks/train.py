@@ -25,7 +25,7 @@ from alexnet.callbacks.resume import ExactResume
 from alexnet.callbacks.watchdog import Watchdog
 from alexnet.checkpoint_io import AtomicCheckpointIO
 from alexnet.checkpoints import SaveRecord, read_checkpoint
-from alexnet.errors import EXIT_LOST_PROCESS, Diverged, RunStopped, UserError
+from alexnet.errors import EXIT_LOST_PROCESS, Diverged, RunStopped, UserError, inform
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
@@ -103,6 +103,25 @@ def headline(
     return figures
 
 
+def find_learning_rate(
+    trainer: L.Trainer, module: L.LightningModule, datamodule, output_dir: Path
+) -> float:
+    """``lr_find=true``: Lightning's learning-rate range test sets the optimizer's
+    learning rate before training; its plot goes into the run directory."""
+    from lightning.pytorch.tuner import Tuner
+
+    finder = Tuner(trainer).lr_find(module, datamodule=datamodule, update_attr=False)
+    rate = finder.suggestion() if finder else None
+    if rate is None:
+        raise UserError("lr_find found no learning rate (too few steps?): set optimizer.lr")
+    module.optimizer_factory.keywords["lr"] = rate  # the optimizer config is a partial
+    if trainer.is_global_zero:
+        figure = finder.plot(suggest=True)
+        figure.savefig(output_dir / "lr_find.png", dpi=110, bbox_inches="tight")
+    inform(f"lr_find: learning rate {rate:.3g} (plot: {output_dir / 'lr_find.png'})")
+    return rate
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results
     and write them to ``results.json``; returns the final metrics."""
@@ -145,6 +164,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
     for logger in loggers:
         logger.log_hyperparams(logged_config)
+    if cfg.get("lr_find"):
+        find_learning_rate(trainer, module, datamodule, output_dir)
     exit_code = 0
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
