@@ -101,6 +101,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[str]]:
     write_class_tree(tmp / "data", ["a", "b", "c"], 5)
     data = [
         f"data.root={tmp / 'data'}",
+        "data.preset=modern",  # ImageNet statistics, shorter side 37: what the references use
         "data.num_classes=3",
         "data.val_fraction=0.2",
         "data.test_fraction=0.2",

@@ -31,7 +31,7 @@ def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["epochs"] == 2 and 0 <= results["metrics"]["test/acc"] <= 1
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert checkpoint["epoch"] == 1 and checkpoint["global_step"] == 8  # 2 epochs × 4 steps
+    assert checkpoint["epoch"] == 2 and checkpoint["global_step"] == 8  # 2 epochs × 4 steps
     figures = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
     assert len(figures) == 4  # conv1 filters and maps, predictions, confusion: last epoch
     (wandb_dir,) = (run_dir / "wandb").glob("offline-run-*")

@@ -243,11 +243,13 @@ def upgrade(old_path: str | Path, new_path: str | Path) -> Path:
     )
     if data_name is None:
         raise UserError(f"{old_path}: unknown dataset {data_target!r}: cannot convert")
+    datamodule = build_dataset(data_name, data_cfg)
+    datamodule.setup()  # the preprocessing may be measured on the data (preset=auto)
     saved = Record(
         format=FORMAT,
         model=Built(**model),
         data=Built(name=data_name, kwargs=data_cfg),
-        preprocessing=Preprocessing(**build_dataset(data_name, data_cfg).preprocessing()),
+        preprocessing=Preprocessing(**datamodule.preprocessing()),
         class_names=list(checkpoint["hyper_parameters"].get("class_names") or []),
         versions=versions(),
     )

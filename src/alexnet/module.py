@@ -209,8 +209,9 @@ class ClassifierModule(L.LightningModule):
         # A schedule that takes steps_per_epoch is stepped after every batch.
         per_step = "steps_per_epoch" in inspect.signature(self.scheduler_factory).parameters
         if per_step:
-            epochs = max(self.trainer.max_epochs or 1, 1)
-            steps = math.ceil(self.trainer.estimated_stepping_batches / epochs)
+            trainer = self._trainer  # None outside a Trainer: one step an epoch
+            epochs = max(trainer.max_epochs or 1, 1) if trainer else 1
+            steps = math.ceil(trainer.estimated_stepping_batches / epochs) if trainer else 1
             scheduler = self.scheduler_factory(optimizer, steps_per_epoch=steps)
         else:
             scheduler = self.scheduler_factory(optimizer)

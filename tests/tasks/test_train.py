@@ -95,7 +95,7 @@ def test_wandb_offline_run_holds_what_a_dashboard_compares(tmp_path):
         if r.HasField("config")
         for item in r.config.update
     }
-    assert config["model"]["name"] == "alexnet_mini" and config["optimizer"]["lr"] == 0.01
+    assert config["model"]["name"] == "alexnet_mini" and config["optimizer"]["lr"] == 0.002
     assert config["data"]["batch_size"] == 64 and config["git_commit"]
     summary = {
         item.key or "/".join(item.nested_key): json.loads(item.value_json)
@@ -132,7 +132,7 @@ def test_resume_continues_from_the_saved_epoch(tmp_path):
     steps_after_one = torch.load(last, weights_only=True)["global_step"]
     train(short_run(second, "trainer.max_epochs=3", "logger=csv", f"ckpt_path={last}"))
     resumed = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
-    assert resumed["epoch"] == 2 and resumed["global_step"] == 3 * steps_after_one
+    assert resumed["epoch"] == 3 and resumed["global_step"] == 3 * steps_after_one
     assert read_epochs(second / "csv" / "metrics.csv") == {1, 2}
 
 

@@ -39,8 +39,15 @@ def timed(command: list[str], cwd: Path) -> tuple[float, str]:
 
 def ours(tree: Path, work: Path) -> dict:
     run_dir = work / f"ours_{tree.name}"
-    command = [sys.executable, str(ROOT / "train.py"), "data=image_folder", f"data.root={tree}",
-               "model=alexnet_mini", f"trainer.max_epochs={EPOCHS}", f"hydra.run.dir={run_dir}"]
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "data=image_folder",
+        f"data.root={tree}",
+        "model=alexnet_mini",
+        f"trainer.max_epochs={EPOCHS}",
+        f"hydra.run.dir={run_dir}",
+    ]
     seconds, _ = timed(command, work)
     results = json.loads((run_dir / "results.json").read_text())
     return {"test_top1": results["metrics"]["test/acc"], "seconds": seconds}

@@ -52,7 +52,9 @@ def main() -> None:
     fashion(args.out / "fashion", args.fashion_mnist)
     digits(args.out / "digits")
     for tree in ("fashion", "digits"):
-        counts = {s: len(list((args.out / tree / s).rglob("*.png"))) for s in ("train", "val", "test")}
+        counts = {
+            s: len(list((args.out / tree / s).rglob("*.png"))) for s in ("train", "val", "test")
+        }
         print(tree, counts)
 
 

@@ -1,0 +1,69 @@
+"""data.preset=auto: the pipeline from the images' sizes, the training split's statistics."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alexnet.data import ImageFolderDataModule
+from alexnet.data.auto_preset import CACHE_NAME
+
+
+def flat_tree(root, sizes: dict[str, tuple[int, int]], values: dict[str, tuple]) -> None:
+    """PNGs of one flat colour per class: ``values[class]`` (R, G, B) at ``sizes[class]``,
+    four per class in each of train/ and val/."""
+    for split in ("train", "val"):
+        for name, rgb in values.items():
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(4):
+                pixels = np.full((*sizes[name][::-1], 3), rgb, dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+
+
+def setup(root, **kwargs) -> ImageFolderDataModule:
+    dm = ImageFolderDataModule(root=str(root), image_size=32, num_workers=0, **kwargs)
+    dm.setup()
+    return dm
+
+
+def test_small_images_get_the_small_pipeline_and_their_own_statistics(tmp_path):
+    """Two classes of flat 28×28 images, R = 51 and 153 (0.2 and 0.6): the mean of R is
+    0.4 and its std 0.2, exactly; G and B likewise with their own values."""
+    values = {"dark": (51, 0, 255), "light": (153, 102, 255)}
+    flat_tree(tmp_path, {"dark": (28, 28), "light": (28, 28)}, values)
+    dm = setup(tmp_path, preset="auto")
+    assert dm.preset == "small"
+    assert dm.mean == pytest.approx([0.4, 0.2, 1.0], abs=1e-6)
+    assert dm.std == pytest.approx([0.2, 0.2, 0.0], abs=1e-5)
+    recipe = dm.preprocessing()
+    assert recipe["resize"] == recipe["crop"] == 32 and recipe["mean"] == dm.mean
+    image, _ = dm.val_set[0]
+    assert image.shape == (3, 32, 32)
+
+
+def test_statistics_are_cached_beside_the_data(tmp_path):
+    flat_tree(tmp_path, {"a": (20, 20), "b": (20, 20)}, {"a": (0, 0, 0), "b": (255, 255, 255)})
+    first = setup(tmp_path, preset="auto")
+    cache = tmp_path / CACHE_NAME
+    stored = json.loads(cache.read_text())
+    (key,) = stored
+    stored[key]["mean"] = [0.123, 0.123, 0.123]  # what a second set-up must read back
+    cache.write_text(json.dumps(stored))
+    assert setup(tmp_path, preset="auto").mean == [0.123, 0.123, 0.123]
+    assert first.mean == pytest.approx([0.5, 0.5, 0.5])
+
+
+def test_larger_images_get_the_modern_pipeline(tmp_path):
+    flat_tree(
+        tmp_path / "big", {"a": (160, 120), "b": (200, 150)}, {"a": (0, 0, 0), "b": (9, 9, 9)}
+    )
+    assert setup(tmp_path / "big", preset="auto").preset == "modern"
+
+
+def test_an_explicit_preset_wins_and_keeps_imagenet_statistics(tmp_path):
+    flat_tree(tmp_path, {"a": (28, 28), "b": (28, 28)}, {"a": (0, 0, 0), "b": (255, 255, 255)})
+    dm = setup(tmp_path, preset="modern")
+    assert dm.preset == "modern" and dm.mean == pytest.approx([0.485, 0.456, 0.406])
+    assert not (tmp_path / CACHE_NAME).exists()
