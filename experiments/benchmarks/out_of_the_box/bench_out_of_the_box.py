@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="folder for the data and runs")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="out_of_the_box_"))
+    work.mkdir(parents=True, exist_ok=True)
     if not (work / "fashion").is_dir():
         timed([sys.executable, str(HERE / "make_folders.py"), str(work)], work)
     rows = {}
