@@ -6,7 +6,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all bench report data lint format clean
+.PHONY: help install train test test-all bench claims report data lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~10 min on 2
 	$(BIN)/python experiments/benchmarks/small_dataset_epoch/bench_small_epoch.py
 	$(BIN)/python experiments/benchmarks/data_loading/bench_loading.py
 	$(BIN)/python experiments/benchmarks/out_of_the_box/bench_out_of_the_box.py  # needs Fashion-MNIST: make data
+
+CLAIMS ?= full
+claims: $(STAMP) ## the paper's claims study (CLAIMS=quick: every claim on digits, minutes)
+	$(BIN)/python experiments/paper_claims/run_claims.py --mode $(CLAIMS)
 
 data: ## install Fashion-MNIST (Debian/Ubuntu: apt-get install dataset-fashion-mnist)
 	@test -d /usr/share/datasets/fashion-mnist || (apt-get install -y dataset-fashion-mnist 2>/dev/null || sudo apt-get install -y dataset-fashion-mnist)

@@ -114,9 +114,9 @@ class ClassifierModule(L.LightningModule):
         training batch whose loss is not finite and may be skipped."""
         images, targets = batch
         logits = self.logits(images)
-        losses = F.cross_entropy(
-            logits, targets, label_smoothing=self.hparams.label_smoothing, reduction="none"
-        )  # 0 for a padding duplicate (label IGNORE)
+        smoothing = self.hparams.label_smoothing if stage == "train" else 0.0  # a training aid
+        losses = F.cross_entropy(logits, targets, label_smoothing=smoothing, reduction="none")
+        # (0 for a padding duplicate, label IGNORE)
         counted = targets != IGNORE
         loss = losses.sum() / counted.sum().clamp_min(1)
         if stage == "train":

@@ -48,10 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--fashion-mnist", type=Path, default=DEBIAN_FOLDER)
+    parser.add_argument("--only", choices=("fashion", "digits"), default=None)
     args = parser.parse_args()
-    fashion(args.out / "fashion", args.fashion_mnist)
-    digits(args.out / "digits")
-    for tree in ("fashion", "digits"):
+    trees = [args.only] if args.only else ["fashion", "digits"]
+    if "fashion" in trees:
+        fashion(args.out / "fashion", args.fashion_mnist)
+    if "digits" in trees:
+        digits(args.out / "digits")
+    for tree in trees:
         counts = {
             s: len(list((args.out / tree / s).rglob("*.png"))) for s in ("train", "val", "test")
         }

@@ -1,6 +1,7 @@
 """The AlexNet family and its model registry (pure PyTorch: no Lightning, no Hydra)."""
 
 from alexnet.models.alexnet import ARCHS, AlexNet
+from alexnet.models.convnet import CifarConvNet
 from alexnet.models.layers import LocalResponseNorm
 from alexnet.models.pretrained import freeze, load_torchvision_weights, load_weights
 from alexnet.models.registry import (
@@ -15,6 +16,7 @@ from alexnet.models.registry import (
 __all__ = [
     "ARCHS",
     "AlexNet",
+    "CifarConvNet",
     "LocalResponseNorm",
     "ModelInfo",
     "create_model",

@@ -133,6 +133,8 @@ class AlexNet(nn.Module):
         init: ``paper`` (N(0, 0.01), biases 1 in conv2/4/5 and fc6/7), ``kaiming``,
             or ``torch`` (PyTorch's defaults, as torchvision).
         pool_kernel: max-pool window with stride 2: 3 overlaps (paper), 2 does not.
+        width: a factor on every conv layer's kernels (0.5: the paper's one-GPU net with
+            half as many kernels, section 3.5).
         lrn_size, lrn_alpha, lrn_beta, lrn_k: the paper's n, α (per sum), β, k.
     """
 
@@ -152,6 +154,7 @@ class AlexNet(nn.Module):
         lrn_alpha: float = 1e-4,
         lrn_beta: float = 0.75,
         lrn_k: float = 2.0,
+        width: float = 1.0,
     ):
         super().__init__()
         layout = ARCHS[_choice("arch", arch, ARCHS)]
@@ -166,13 +169,16 @@ class AlexNet(nn.Module):
 
         layers: list[nn.Module] = []
         channels = in_channels
+        if not 0 < width <= 4:
+            raise UserError(f"model.width={width} must be in (0, 4]")
         for spec in layout.convs:
             conv_groups = groups if spec.grouped else 1
-            if channels % conv_groups or spec.out_channels % conv_groups:
+            out_channels = max(round(spec.out_channels * width), conv_groups)
+            if channels % conv_groups or out_channels % conv_groups:
                 raise UserError(f"model.groups={groups} does not divide {channels} channels")
             conv = nn.Conv2d(
                 channels,
-                spec.out_channels,
+                out_channels,
                 spec.kernel,
                 stride=spec.stride,
                 padding=spec.padding,
@@ -181,13 +187,13 @@ class AlexNet(nn.Module):
             )
             layers.append(conv)
             if norm == "bn":
-                layers.append(nn.BatchNorm2d(spec.out_channels))
+                layers.append(nn.BatchNorm2d(out_channels))
             layers.append(act())
             if norm == "lrn" and spec.lrn:
                 layers.append(LocalResponseNorm(lrn_size, lrn_alpha * lrn_size, lrn_beta, lrn_k))
             if spec.pool:
                 layers.append(nn.MaxPool2d(kernel_size=pool_kernel, stride=2))
-            channels = spec.out_channels
+            channels = out_channels
 
         self.features = nn.Sequential(*layers)
         # Identity at the native input size; lets other sizes reach fc6 with its shape.
