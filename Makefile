@@ -6,7 +6,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all bench claims report data lint format clean
+.PHONY: help install train test test-gpu test-all bench bench-gpu claims report data lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,13 @@ train: $(STAMP) ## run train.py (the offline default); overrides in ARGS="model=
 
 test: $(STAMP) ## run the fast tests (what CI runs)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+test-gpu: $(STAMP) ## on a GPU machine: the GPU tests (see ../shared/GPU.md for a lent one)
+	$(BIN)/python -m pytest -m gpu $(ARGS)
+
+bench-gpu: $(STAMP) ## on a GPU machine: throughput, MFU and the on-device epoch on CUDA
+	$(BIN)/python experiments/benchmarks/gpu_throughput/bench_gpu.py
+	$(BIN)/python experiments/benchmarks/small_dataset_epoch/bench_small_epoch.py  # on the GPU when there is one
 
 test-all: $(STAMP) ## run every test, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)

@@ -1,0 +1,154 @@
+"""Every GPU path, run for real on a CUDA device (`make test-gpu`). Skipped, with the
+reason, where there is none. Each asserts what could fail on the device."""
+
+import pytest
+import torch
+
+from alexnet.data import CIFAR10DataModule
+from alexnet.fast import compile_net, to_channels_last
+from alexnet.models import LocalResponseNorm, create_model
+from alexnet.tasks.train import train
+from conftest import compose_config
+
+pytestmark = pytest.mark.gpu
+CUDA = torch.device("cuda")
+QUICK = [
+    "trainer=gpu",
+    "trainer.max_epochs=3",
+    "logger=csv",
+    "~callbacks.progress_bar",
+    "data.batch_size=64",
+]
+
+
+def batches(seed: int = 0, count: int = 4, size: int = 32):
+    generator = torch.Generator().manual_seed(seed)
+    return [
+        (
+            torch.randn(16, 3, size, size, generator=generator),
+            torch.randint(0, 10, (16,), generator=generator),
+        )
+        for _ in range(count)
+    ]
+
+
+def test_training_on_the_gpu_learns(tmp_path):
+    metrics = train(compose_config(tmp_path, *QUICK))
+    assert metrics["test/acc"] > 0.8  # digits, 3 epochs, bf16-mixed, channels_last
+
+
+def losses(precision: torch.dtype | None) -> list[float]:
+    torch.manual_seed(0)
+    net = create_model("alexnet_mini", num_classes=10).to(CUDA)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    out = []
+    for images, labels in batches():
+        with torch.autocast("cuda", dtype=precision, enabled=precision is not None):
+            loss = torch.nn.functional.cross_entropy(net(images.to(CUDA)), labels.to(CUDA))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        out.append(loss.item())
+    return out
+
+
+def test_bf16_losses_stay_near_fp32():
+    fp32, bf16 = losses(None), losses(torch.bfloat16)
+    assert bf16 == pytest.approx(fp32, rel=0.03)
+
+
+def test_compiled_logits_equal_eager():
+    net = create_model("alexnet", num_classes=10).to(CUDA).eval()
+    x = torch.randn(8, 3, 227, 227, device=CUDA)
+    with torch.no_grad():
+        expected = net(x)
+        compile_net(net, "strict")  # inductor, no fallback: a failure fails the test
+        torch.testing.assert_close(net(x), expected, rtol=1e-3, atol=1e-3)
+
+
+def test_channels_last_equals_contiguous():
+    net = create_model("alexnet", num_classes=10).to(CUDA).eval()
+    x = torch.randn(8, 3, 227, 227, device=CUDA)
+    with torch.no_grad():
+        expected = net(x)
+        net.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(net(to_channels_last(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_lrn_backward_is_bit_identical_in_deterministic_mode():
+    torch.use_deterministic_algorithms(True)
+    try:
+        grads = []
+        for _ in range(2):
+            x = torch.randn(
+                8, 96, 55, 55, device=CUDA, generator=torch.Generator(CUDA).manual_seed(0)
+            )
+            x.requires_grad_()
+            LocalResponseNorm(5, 5e-4, 0.75, 2.0)(x).square().sum().backward()
+            grads.append(x.grad)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert torch.equal(grads[0], grads[1])
+
+
+def test_on_device_batches_equal_the_dataloaders(cifar10_root):
+    kwargs = dict(root=str(cifar10_root), image_size=32, val_size=20, batch_size=20, num_workers=0)
+    plain, on_device = CIFAR10DataModule(**kwargs), CIFAR10DataModule(**kwargs, on_device=True)
+    for dm in (plain, on_device):
+        dm.setup()
+    x_plain, y_plain = next(iter(plain.test_dataloader()))
+    images, labels = on_device.device_tensors("test")
+    x_device = on_device.device_prepare(images[:20].to(CUDA).float() / 255)
+    assert torch.equal(labels[:20], y_plain)
+    torch.testing.assert_close(x_device.cpu(), x_plain, atol=1e-5, rtol=0)
+
+
+def test_on_device_training_metrics_equal_the_dataloader_paths(tmp_path, cifar10_root):
+    common = [
+        *QUICK,
+        "data=cifar10",
+        f"data.root={cifar10_root}",
+        "data.val_size=20",
+        "model=alexnet_mini",
+        "trainer.max_epochs=1",
+        "trainer.deterministic=true",
+        "channels_last=false",
+        "trainer.precision=32-true",
+        "data.num_workers=0",
+    ]
+    plain = train(compose_config(tmp_path / "plain", *common))
+    device = train(compose_config(tmp_path / "device", *common, "data.on_device=true"))
+    assert device["test/acc"] == pytest.approx(plain["test/acc"], abs=0.05)
+
+
+def test_predict_and_export_on_cuda(tmp_path):
+    from alexnet.tasks.export import export
+    from alexnet.tasks.predict import predict
+    from fixtures import write_image
+
+    train(compose_config(tmp_path / "run", *QUICK, "trainer.max_epochs=1", "test=false"))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    image = write_image(tmp_path / "x.png")
+    (result,) = predict(
+        compose_config(
+            tmp_path / "predict",
+            f"ckpt_path={ckpt}",
+            f"inputs=[{image}]",
+            "device=cuda",
+            "gradcam=true",
+            config_name="predict",
+        )
+    )
+    assert len(result["top"]) == 5 and result["gradcam"]
+    written = export(
+        compose_config(
+            tmp_path / "export",
+            f"ckpt_path={ckpt}",
+            "formats=[pt2]",
+            f"out={tmp_path / 'export'}",
+            config_name="export",
+        )
+    )
+    program = torch.export.load(str(written[0]))
+    x = torch.randn(2, 1, 32, 32)
+    assert program.module()(x).shape == (2, 10)
