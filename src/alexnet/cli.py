@@ -8,13 +8,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException, InstantiationException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from alexnet.errors import EXIT_USER_ERROR, RunStopped, UserError
+from alexnet.errors import EXIT_USER_ERROR, Diverged, RunStopped, UserError
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -89,6 +92,13 @@ class _NoAdverts(logging.Filter):
         return not str(record.msg).startswith(("💡 Tip", "Trainer already configured with model"))
 
 
+def stop(stopped: RunStopped) -> NoReturn:
+    """The run stopped before it finished: one line, and its exit status."""
+    print(f"error: {one_line(stopped)}", file=sys.stderr, flush=True)
+    file_log.error(one_line(stopped))
+    sys.exit(stopped.exit_code)
+
+
 def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:
     """Call ``task`` through ``@hydra.main``; a mistake the user can fix prints
     ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
@@ -108,9 +118,9 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
         try:
             result = task(cfg)
         except RunStopped as stopped:
-            print(f"error: {one_line(stopped)}", file=sys.stderr, flush=True)
-            file_log.error(one_line(stopped))
-            sys.exit(stopped.exit_code)
+            if isinstance(stopped, Diverged) and HydraConfig.get().mode == RunMode.MULTIRUN:
+                raise  # a failed job: the sweeper records it (study.py) or stops the sweep
+            stop(stopped)
         except Exception as err:
             exit_if_user_error(err)
             raise
@@ -120,6 +130,8 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     main = hydra.main(version_base="1.3", config_path=str(config_dir), config_name=config_name)
     try:
         main(guarded_task)()
+    except RunStopped as stopped:  # a grid sweep's diverged job
+        stop(stopped)
     except Exception as err:  # composing the config failed: unknown option, bad override
         exit_if_user_error(err)
         raise

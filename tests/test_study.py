@@ -1,0 +1,177 @@
+"""Optuna sweeps on a study database (alexnet/study.py), run for real: a rerun continues
+the study, a killed sweep finishes it without repeating trials, two workers share it and
+together run exactly n_trials, on SQLite and on a real PostgreSQL server."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import ROOT, run_script
+
+#: A trial takes a few seconds: two short epochs of alexnet_mini on a part of digits.
+FAST_TRIAL = [
+    "hparams_search=alexnet_optuna",
+    "trainer.max_epochs=2",
+    "+trainer.limit_val_batches=2",
+    "test=false",
+    "logger=csv",
+    "hydra.sweeper.heartbeat_interval=1",
+    "hydra.sweeper.grace_period=2",
+]
+
+
+def study_of(cwd: Path, storage: str | None = None) -> optuna.Study:
+    url = storage or f"sqlite:///{cwd / 'logs/train/sweeps/alexnet_optuna/study.db'}"
+    return optuna.load_study(study_name="alexnet_optuna", storage=url)
+
+
+def states(study: optuna.Study) -> dict[int, str]:
+    return {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
+
+
+def sweep(cwd: Path, *args: str, batches: int = 4) -> subprocess.Popen:
+    """A sweep's command, started; ``batches``: training batches an epoch."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *FAST_TRIAL,
+            f"+trainer.limit_train_batches={batches}",
+            *args,
+        ],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finished(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def test_rerun_continues_the_study_and_diverged_trials_are_pruned(tmp_path):
+    finished(sweep(tmp_path, "hydra.sweeper.n_trials=2"))
+    first = (tmp_path / "logs/train/sweeps/alexnet_optuna/trial_000/results.json").stat()
+    assert states(study_of(tmp_path)) == {0: "COMPLETE", 1: "COMPLETE"}
+
+    finished(sweep(tmp_path, "hydra.sweeper.n_trials=2"))  # nothing left to do
+    assert len(states(study_of(tmp_path))) == 2
+
+    # A larger budget adds one trial; its learning rate makes it diverge: pruned, and
+    # the sweep still ends with status 0 (it ran the trials it was asked to).
+    output = finished(
+        sweep(tmp_path, "hydra.sweeper.n_trials=3", "optimizer.lr=tag(log, interval(1e8, 1e9))")
+    )
+    assert states(study_of(tmp_path)) == {0: "COMPLETE", 1: "COMPLETE", 2: "PRUNED"}
+    assert "2 complete, 1 diverged, 0 failed" in output
+    stopped = study_of(tmp_path).trials[2].user_attrs["stopped"]
+    assert stopped.startswith("Diverged: training diverged")
+    again = (tmp_path / "logs/train/sweeps/alexnet_optuna/trial_000/results.json").stat()
+    assert again.st_mtime_ns == first.st_mtime_ns  # trial 0 was not run again
+
+
+def kill_during_second_trial(process: subprocess.Popen, cwd: Path, how: signal.Signals) -> None:
+    second = cwd / "logs/train/sweeps/alexnet_optuna/trial_001/checkpoints/last.ckpt"
+    deadline = time.monotonic() + 300
+    while not second.is_file():  # written at the end of its first epoch, of two
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.1)
+    process.send_signal(how)
+    process.communicate(timeout=120)
+    assert process.returncode == (-how if how == signal.SIGKILL else 128 + how)
+
+
+@pytest.mark.parametrize(
+    ("how", "died_trials", "expected"),
+    [
+        # killed: the trial's heartbeat stops, it goes stale and is retried as trial 3
+        (signal.SIGKILL, "retry", {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE", 3: "COMPLETE"}),
+        # SIGTERM: the job checkpoints and stops; the trial is failed and not retried
+        (signal.SIGTERM, "skip", {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE"}),
+    ],
+)
+def test_a_stopped_sweep_finishes_its_study_when_rerun(tmp_path, how, died_trials, expected):
+    args = ["hydra.sweeper.n_trials=3", f"hydra.sweeper.died_trials={died_trials}"]
+    kill_during_second_trial(sweep(tmp_path, *args, batches=40), tmp_path, how)
+    assert states(study_of(tmp_path)) == {0: "COMPLETE", 1: "RUNNING" if how == 9 else "FAIL"}
+
+    finished(sweep(tmp_path, *args))
+    study = study_of(tmp_path)
+    assert states(study) == expected
+    if died_trials == "retry":
+        (retry,) = [t for t in study.trials if t.system_attrs.get("failed_trial") == 1]
+        assert retry.params == study.trials[1].params
+
+
+def run_two_workers(cwd: Path, n_trials: int, *args: str) -> None:
+    workers = [sweep(cwd, f"hydra.sweeper.n_trials={n_trials}", *args) for _ in range(2)]
+    outputs = [finished(worker) for worker in workers]
+    ran = [output.count("run directory:") for output in outputs]
+    assert sum(ran) == n_trials and min(ran) >= 1, ran
+
+
+def test_two_workers_run_exactly_the_requested_trials_on_sqlite(tmp_path):
+    run_two_workers(tmp_path, 5)
+    trials = study_of(tmp_path).get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert len(list((tmp_path / "logs/train/sweeps/alexnet_optuna").glob("trial_*"))) == 5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A PostgreSQL server of Debian's ``postgresql`` package, started for the test in
+    a temporary folder (as the ``postgres`` user when the tests run as root)."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bins or not (bins[-1] / "initdb").is_file():
+        pytest.skip("PostgreSQL is not installed: apt-get install postgresql")
+    pytest.importorskip("psycopg2", reason="psycopg2 is not installed: make install")
+    # Its own folder in /tmp: pytest's are private to the user running the tests.
+    folder = Path(tempfile.mkdtemp(prefix="alexnet-postgres-"))
+    as_user = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", free_port()
+    initdb = [*as_user, bins[-1] / "initdb", "-D", data, "-A", "trust", "-U", "postgres"]
+    subprocess.run(initdb, check=True, capture_output=True)
+    server = [*as_user, bins[-1] / "pg_ctl", "-D", data, "-w", "-l", folder / "server.log"]
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    subprocess.run([*server, "-o", options, "start"], check=True, capture_output=True)
+    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    subprocess.run([*server, "stop", "-m", "fast"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_study_on_postgresql(tmp_path, postgres_url):
+    work = tmp_path / "work"
+    work.mkdir()
+    run_two_workers(work, 4, f"hydra.sweeper.storage={postgres_url}")
+    assert [t.state.name for t in study_of(work, postgres_url).trials] == ["COMPLETE"] * 4
+
+
+def test_a_study_needs_sqlite_or_postgresql(tmp_path):
+    result = run_script(
+        "train.py", *FAST_TRIAL, "hydra.sweeper.storage=mysql://x@y/z", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "a shared study needs SQLite (one machine) or PostgreSQL" in result.stderr
