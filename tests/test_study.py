@@ -175,3 +175,27 @@ def test_a_study_needs_sqlite_or_postgresql(tmp_path):
     )
     assert result.returncode == 2
     assert "a shared study needs SQLite (one machine) or PostgreSQL" in result.stderr
+
+
+def test_report_of_a_study(tmp_path):
+    finished(sweep(tmp_path, "hydra.sweeper.n_trials=3"))
+    folder = tmp_path / "logs/train/sweeps/alexnet_optuna"
+    result = subprocess.run(
+        [sys.executable, "-m", "alexnet.report", str(folder)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    study = study_of(tmp_path)
+    text = (folder / "study.md").read_text()
+    for trial in study.trials:  # a row each, with its value
+        assert f"| {trial.number} | {trial.value:.4f} |" in text
+    best = study.best_trial
+    assert f"python train.py data.batch_size={best.params['data.batch_size']}" in text
+    importances = text.split("## Parameter importances")[1]
+    assert all(f"| {name} |" in importances for name in best.params)
+    assert "W&B group: `alexnet_optuna`" in text
+    from PIL import Image
+
+    assert Image.open(folder / "study.png").size[0] > 300

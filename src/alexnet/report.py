@@ -2,6 +2,7 @@
 
     python -m alexnet.report logs/train/multiruns/<sweep>          # or: make report RUNS=...
     python -m alexnet.report logs/train/runs/<a> logs/train/runs/<b>
+    python -m alexnet.report logs/train/sweeps/<study>       # + the Optuna study (study_report)
 
 Each argument is a run directory (it holds results.json) or a folder of them, such as a
 sweep. ``report.md`` and ``report.png`` are written into the folder the runs share.
@@ -150,9 +151,19 @@ def report(paths: list[Path]) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run directories or folders of runs")
+    parser.add_argument(
+        "--storage", help="an Optuna study's URL (default: the sweep folder's study.db)"
+    )
+    parser.add_argument("--study", help="the study's name (default: the storage's only one)")
     args = parser.parse_args(argv)
     with user_errors_exit_2():
         report(args.runs)
+        sweep = args.runs[0]
+        if args.storage or (sweep / "study.db").is_file():
+            from alexnet.study_report import study_report
+
+            storage = args.storage or f"sqlite:///{(sweep / 'study.db').resolve()}"
+            study_report(storage, args.study, sweep)
 
 
 if __name__ == "__main__":
