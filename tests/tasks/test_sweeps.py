@@ -1,12 +1,18 @@
 """Multirun sweeps: one run dir and one W&B run per job, grouped; Optuna; resuming W&B."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import torch
 import yaml
 
 from alexnet.tasks.train import train
-from conftest import compose_config, run_sweep
+from conftest import ROOT, compose_config, run_script, run_sweep
 from fixtures import read_wandb_log
 
 FAST = ["debug=fast_dev_run", "data.batch_size=4", "logger=wandb", "callbacks=none"]
@@ -45,16 +51,20 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
 def test_optuna_search_returns_the_optimised_metric(tmp_path):
     """Three trials, the last two chosen by TPE's model (one random start-up trial); the
     value each trial hands to Optuna is its val/acc_best."""
-    sweep_dir = run_sweep(
-        tmp_path,
+    result = run_script(
+        "train.py",
         "hparams_search=alexnet_optuna",
         "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.seed=1234",
         "hydra.sweeper.sampler.n_startup_trials=1",
         "debug=limit",
         "trainer.max_epochs=1",
         "logger=csv",
         "callbacks=none",
+        cwd=tmp_path,
     )
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = tmp_path / "logs/train/sweeps/alexnet_optuna"  # a folder per study
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     jobs = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))]
     assert len(jobs) == 3
@@ -81,3 +91,40 @@ def test_resuming_continues_the_same_wandb_run(tmp_path):
     run_id = torch.load(last, weights_only=True)["wandb_run_id"]
     train(compose_config(second, "trainer.max_epochs=2", f"ckpt_path={last}", *short))
     assert wandb_run(first).run_id == wandb_run(second).run_id == run_id
+
+
+def submitit_task_pid() -> int:
+    """The process of the running submitit task (python -m submitit.core._submit)."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"submitit.core._submit" in (proc / "cmdline").read_bytes():
+                return int(proc.name)
+        except OSError:
+            continue
+    raise LookupError("no submitit task is running")
+
+
+def test_submitit_local_requeues_a_preempted_job_which_resumes(tmp_path):
+    """The SLURM launcher's code path (submitit) with its local executor: submitit's
+    preemption signal makes the job checkpoint; submitit requeues it; the job resumes."""
+    sweep = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), "-m", "launcher=submitit_local", "seed=7"]
+        + ["trainer.max_epochs=3", "+trainer.limit_train_batches=30", "logger=csv", "test=false"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("logs/train/multiruns/*/0/checkpoints/last.ckpt")):
+        assert sweep.poll() is None and time.monotonic() < deadline, sweep.stdout.read()
+        time.sleep(0.1)
+    os.kill(submitit_task_pid(), signal.SIGUSR2)
+    output, _ = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, output[-3000:]
+    (job,) = tmp_path.glob("logs/train/multiruns/*/0")
+    (resumed,) = json.loads((job / "resumes.json").read_text())
+    assert resumed["epoch"] >= 1
+    assert json.loads((job / "results.json").read_text())["epochs"] == 3
+    logs = "".join(p.read_text() for p in job.parent.glob(".submitit/*/*_log.*"))
+    assert "Requeued job" in logs

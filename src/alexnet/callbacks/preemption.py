@@ -8,6 +8,11 @@ stops the loop without a checkpoint. Here a signal only sets a flag; the flag is
 of a training batch or of a validation run, the points where ModelCheckpoint saves.
 Under SLURM (``SLURM_JOB_ID`` set) the job then requeues itself with ``scontrol requeue``
 and the requeued job resumes from the run directory's last.ckpt.
+
+Under submitit (Hydra's ``launcher=slurm`` or ``submitit_local``), submitit's own notice
+of preemption or time-out (SIGUSR2 by default) is caught too: the run checkpoints, then
+hands over to submitit's handler, which requeues the job; the job starts again in the
+same folder and resumes from last.ckpt.
 """
 
 import os
@@ -24,6 +29,15 @@ from alexnet.errors import Preempted
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def submitit_signal() -> int | None:
+    """The signal submitit sends before preempting the job, when submitit runs it."""
+    if not os.environ.get("SUBMITIT_EXECUTOR"):
+        return None
+    from submitit import JobEnvironment
+
+    return JobEnvironment._usr_sig()
+
+
 class CheckpointOnSignal(L.Callback):
     """Turns SIGTERM and SIGINT into a checkpoint and a :class:`Preempted` exception.
 
@@ -35,6 +49,7 @@ class CheckpointOnSignal(L.Callback):
     def __init__(self, checkpoint: Path, slurm_requeue: bool = True):
         self.checkpoint, self.slurm_requeue = Path(checkpoint), slurm_requeue
         self.received: int | None = None
+        self.submitit: int | None = None  # submitit's preemption signal, under submitit
         self.previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -47,7 +62,8 @@ class CheckpointOnSignal(L.Callback):
         )
 
     def on_train_start(self, trainer, pl_module) -> None:
-        for signum in SIGNALS:
+        self.submitit = submitit_signal()
+        for signum in (*SIGNALS, self.submitit) if self.submitit else SIGNALS:
             self.previous[signum] = signal.signal(signum, self._handle)
 
     def _restore_handlers(self) -> None:
@@ -74,6 +90,10 @@ class CheckpointOnSignal(L.Callback):
             return
         signum = self.received or signal.SIGTERM  # another process got it
         trainer.save_checkpoint(self.checkpoint)
+        if signum == self.submitit:  # submitit requeues the job (and exits)
+            handler = self.previous[signum]
+            self._restore_handlers()
+            handler(signum, None)
         requeued = self.slurm_requeue and signum == signal.SIGTERM and requeue_slurm_job()
         name = signal.Signals(signum).name
         what = (
