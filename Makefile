@@ -49,7 +49,7 @@ data: ## install Fashion-MNIST (Debian/Ubuntu: apt-get install dataset-fashion-m
 	@test -d /usr/share/datasets/fashion-mnist || (apt-get install -y dataset-fashion-mnist 2>/dev/null || sudo apt-get install -y dataset-fashion-mnist)
 
 report: $(STAMP) ## compare runs: make report RUNS="logs/train/multiruns/<sweep>" (table + PNG)
-	$(BIN)/python -m alexnet.report $(RUNS)
+	$(BIN)/python -m alexnet.report $(RUNS) $(ARGS)
 
 lint: $(STAMP) ## check style and common bugs with ruff
 	$(BIN)/ruff check src tests experiments *.py

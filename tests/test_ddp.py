@@ -1,11 +1,15 @@
 """A real two-process DDP run on the CPU (gloo): trains, checkpoints, evaluates."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from conftest import run_script
+from conftest import ROOT, run_script
 from fixtures import read_wandb_log
 
 
@@ -58,3 +62,53 @@ def test_ddp_in_a_multirun_sweep_points_to_ddp_spawn(tmp_path):
     )
     assert result.returncode == 2
     assert "trainer.strategy=ddp_spawn" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+#: The same thread count in every process (Lightning gives cores / processes per node),
+#: or the float sums of the convolutions differ between the two runs.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+def test_two_torchrun_nodes_train_as_one_two_process_run(tmp_path):
+    """`trainer=ddp_cpu` as two "nodes" (two torchrun agents, --nnodes=2, rendezvous on
+    127.0.0.1): node 1 trains with node 0 (their weights equal a single-node 2-process
+    run's, which needs both shards of every batch), and writes nothing of its own."""
+    run = ["trainer=ddp_cpu", "trainer.max_epochs=2", "+trainer.limit_train_batches=5"]
+    run += ["trainer.deterministic=true", "logger=csv", "seed=3", "~callbacks.progress_bar"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2"]
+    torchrun += ["--nproc-per-node=1", "--master-addr=127.0.0.1", f"--master-port={free_port()}"]
+    nodes = [
+        subprocess.Popen(
+            [*torchrun, f"--node-rank={node}", str(ROOT / "train.py"), *run]
+            + ["trainer.devices=1", "trainer.num_nodes=2", f"hydra.run.dir={tmp_path}/node{node}"],
+            cwd=tmp_path,
+            env={**os.environ, **ONE_THREAD},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for node in (1, 0)
+    ]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[1][-3000:] + outputs[0][-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in outputs[0]
+    assert list((tmp_path / "node1").iterdir()) == []  # rank 0 alone writes
+    single = run_script(
+        "train.py", *run, f"hydra.run.dir={tmp_path}/single", cwd=tmp_path, env=ONE_THREAD
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    def final(name: str) -> tuple[dict, dict]:
+        results = json.loads((tmp_path / name / "results.json").read_text())
+        last = torch.load(tmp_path / name / "checkpoints/last.ckpt", weights_only=True)
+        return results["metrics"], last["state_dict"]
+
+    (metrics, weights), (single_metrics, single_weights) = final("node0"), final("single")
+    assert metrics == single_metrics
+    assert all(torch.equal(weights[k], single_weights[k]) for k in single_weights)

@@ -99,6 +99,15 @@ def stop(stopped: RunStopped) -> NoReturn:
     sys.exit(stopped.exit_code)
 
 
+def leave_run_dir_to_rank_0() -> None:
+    """Under torchrun or srun each process runs Hydra; only global rank 0 writes the run
+    directory (.hydra/, train.log): the others log to the console, through torchrun's or
+    srun's output. (Lightning's own DDP children get their overrides from Lightning.)"""
+    rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
+    if rank > 0 and not any(arg.startswith("hydra.output_subdir=") for arg in sys.argv):
+        sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
+
+
 def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:
     """Call ``task`` through ``@hydra.main``; a mistake the user can fix prints
     ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
@@ -112,6 +121,7 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
         logging.getLogger(name).addFilter(_NoAdverts())
     # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: not ours to fix.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    leave_run_dir_to_rank_0()
 
     def guarded_task(cfg: DictConfig) -> object:
         log_to_run_file()
