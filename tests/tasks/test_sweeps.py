@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -21,6 +23,13 @@ FAST = ["debug=fast_dev_run", "data.batch_size=4", "logger=wandb", "callbacks=no
 def wandb_run(job_dir):
     (run_dir,) = (job_dir / "wandb").glob("offline-run-*")
     return next(r.run for r in read_wandb_log(run_dir) if r.HasField("run"))
+
+
+def log_span(log: Path) -> tuple[datetime, datetime]:
+    """When a run's log file begins and ends."""
+    stamps = re.findall(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", log.read_text(), re.M)
+    first, last = (datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f") for s in (stamps[0], stamps[-1]))
+    return first, last
 
 
 def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
@@ -42,6 +51,8 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
         )
         assert 0 <= json.loads((job / "results.json").read_text())["metrics"]["test/acc"] <= 1
     assert len(seen) == 4  # every combination ran once
+    spans = [log_span(job / "train.log") for job in jobs]
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # 0 and 1 ran together
     runs = [wandb_run(job) for job in jobs]
     assert len({run.run_id for run in runs}) == 4  # each job is its own W&B run
     assert {run.run_group for run in runs} == {sweep_dir.name}  # grouped by sweep
