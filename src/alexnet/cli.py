@@ -79,6 +79,9 @@ def log_to_run_file() -> None:
     file_log.setLevel(logging.INFO)
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", file_log.name):
         logger = logging.getLogger(name)
+        for handler in logger.handlers[:]:  # an earlier job's file, in the same process
+            if isinstance(handler, logging.FileHandler) and handler not in files:
+                logger.removeHandler(handler)
         if name == file_log.name or not logger.propagate:
             for handler in files:
                 if handler not in logger.handlers:

@@ -51,6 +51,8 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
         )
         assert 0 <= json.loads((job / "results.json").read_text())["metrics"]["test/acc"] <= 1
     assert len(seen) == 4  # every combination ran once
+    for job in jobs:  # a worker process runs several jobs: each logs to its own file
+        assert (job / "train.log").read_text().count("] - results: ") == 1
     spans = [log_span(job / "train.log") for job in jobs]
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # 0 and 1 ran together
     runs = [wandb_run(job) for job in jobs]
