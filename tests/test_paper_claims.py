@@ -15,10 +15,10 @@ from alexnet.data import FashionMNISTDataModule
 from alexnet.data.fashion_mnist import read_idx
 from alexnet.errors import UserError
 from alexnet.models import LocalResponseNorm, create_model
-from conftest import ROOT
+from conftest import ROOT, compose_config
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))
-from aggregate import CLAIMS, aggregate, epochs_to  # noqa: E402
+from aggregate import CLAIMS, aggregate, epochs_to, table  # noqa: E402
 
 
 def test_the_small_cifar_network_is_cuda_convnets_layout():
@@ -129,7 +129,39 @@ def test_aggregation_of_a_claim_gives_means_spreads_and_a_verdict(tmp_path):
     assert (tmp_path / "lrn.png").is_file()
 
 
+def test_dropout_also_gets_the_epochs_to_the_validation_accuracy_all_runs_reach(tmp_path):
+    sweep = tmp_path / "dropout"
+    curves = {"0.5": [0.5, 0.7, 0.8], "0.0": [0.6, 0.8, 0.85]}  # train = val here
+    for job, (rate, curve) in enumerate(curves.items()):
+        write_run(sweep / str(job), [f"model.dropout={rate}", "seed=1"], 0.75, curve)
+    result = aggregate("dropout", CLAIMS["dropout"], sweep, tmp_path)
+    also = result["also"]
+    assert also["threshold"] == 0.8  # the lower of the two best val accuracies
+    assert also["arms"]["dropout 0.5"]["mean"] == pytest.approx(3.0)
+    assert also["arms"]["no dropout"]["mean"] == pytest.approx(2.0)
+    assert "Also measured: epochs to 80.0% validation accuracy" in table({"dropout": result})
+
+
 def test_epochs_to_a_training_error_interpolates_within_an_epoch():
     assert epochs_to([0.5, 0.7, 0.9], target=0.8) == pytest.approx(2.5)
     assert epochs_to([0.9], target=0.8) == pytest.approx(0.8 / 0.9)
     assert math.isinf(epochs_to([0.5, 0.6], target=0.8))
+
+
+@pytest.mark.parametrize("claim", sorted(CLAIMS))
+def test_every_claim_runs_on_cifar10_unchanged(tmp_path, cifar10_root, claim):
+    """What the paper measured its CIFAR claims on: each claim's experiment, with
+    data=cifar10 and nothing else changed, trains (one batch of each stage)."""
+    from alexnet.tasks.train import train
+
+    cfg = compose_config(
+        tmp_path / "run",
+        f"experiment=claim_{claim}",
+        "data=cifar10",
+        f"data.root={cifar10_root}",
+        "data.val_size=20",  # the fixture holds 100 training images
+        "debug=fast_dev_run",
+        "trainer.enable_progress_bar=false",
+    )
+    assert cfg.data._target_.endswith("CIFAR10DataModule")
+    assert 0 <= train(cfg)["test/acc"] <= 1

@@ -29,6 +29,8 @@ class Claim:
             ``final_train_error``, ``first_epoch_loss`` or ``ten_crop_error``.
         paper: the paper's figure, as text.
         better: ``lower`` when the paper's choice should give the lower value.
+        also: a second metric, measured and shown without a verdict
+            (``epochs_to_val_accuracy``).
     """
 
     title: str
@@ -37,6 +39,7 @@ class Claim:
     metric: str
     paper: str
     better: str = "lower"
+    also: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -79,6 +82,7 @@ CLAIMS = {
         [("0.5", "dropout 0.5"), ("0.0", "no dropout")],
         "train_test_gap",
         "without it, substantial overfitting; it roughly doubles the iterations to converge",
+        also="epochs_to_val_accuracy",
     ),
     "bias_init": Claim(
         "Biases of 1 speed up early learning (5)",
@@ -127,6 +131,8 @@ def value(run: Run, metric: str, threshold: float | None = None) -> float:
         return per_epoch(run, "train/loss_epoch")[0]
     if metric == "epochs_to_train_error":
         return epochs_to(per_epoch(run, "train/acc"), 1 - threshold)
+    if metric == "epochs_to_val_accuracy":
+        return epochs_to(per_epoch(run, "val/acc"), threshold)
     if metric == "ten_crop_error":
         return 1 - run.results["metrics"]["test/acc"]
     raise ValueError(metric)
@@ -176,28 +182,44 @@ def threshold_for(runs: list[Run]) -> float:
     return 0.25 if max(lowest) <= 0.25 else round(max(lowest) + 0.005, 3)
 
 
-def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
-    runs = [read_run(p) for p in find_runs([sweep])]
-    threshold = threshold_for(runs) if claim.metric == "epochs_to_train_error" else None
+def val_threshold_for(runs: list[Run]) -> float:
+    """The validation accuracy every run reaches, rounded down to half a point."""
+    return math.floor(min(max(per_epoch(run, "val/acc")) for run in runs) * 200) / 200
+
+
+def measure(claim: Claim, runs: list[Run], metric: str) -> tuple[dict, dict[str, list[float]]]:
+    """``metric`` per arm (mean, std, seeds), its threshold if it has one, and the
+    values grouped by arm."""
+    threshold = {
+        "epochs_to_train_error": threshold_for,
+        "epochs_to_val_accuracy": val_threshold_for,
+    }.get(metric, lambda _: None)(runs)
     groups: dict[str, list[float]] = {}
     for run in runs:
-        groups.setdefault(arm_of(run, claim), []).append(value(run, claim.metric, threshold))
-    rows = []
+        groups.setdefault(arm_of(run, claim), []).append(value(run, metric, threshold))
+    arms = {}
     for key, label in claim.arms:
         if key in groups:
             mean, std = mean_std(groups[key])
-            rows.append((label, mean, std, len(groups[key])))
+            arms[label] = {"mean": mean, "std": std, "seeds": len(groups[key])}
+    return {"metric": metric, "threshold": threshold, "arms": arms}, groups
+
+
+def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
+    runs = [read_run(p) for p in find_runs([sweep])]
+    measured, groups = measure(claim, runs, claim.metric)
     result = {
         "claim": claim.title,
-        "metric": claim.metric,
-        "threshold": threshold,
-        "arms": {label: {"mean": m, "std": s, "seeds": n} for label, m, s, n in rows},
+        **measured,
         "paper": claim.paper,
         "verdict": verdict(claim, groups),
     }
-    if claim.metric == "epochs_to_train_error" and len(rows) >= 2 and rows[0][1] > 0:
-        result["ratio"] = rows[1][1] / rows[0][1]
-    plot(name, claim, runs, out / f"{name}.png", threshold)
+    means = [arm["mean"] for arm in measured["arms"].values()]
+    if claim.metric == "epochs_to_train_error" and len(means) >= 2 and means[0] > 0:
+        result["ratio"] = means[1] / means[0]
+    if claim.also:
+        result["also"] = measure(claim, runs, claim.also)[0]
+    plot(name, claim, runs, out / f"{name}.png", measured["threshold"])
     return result
 
 
@@ -243,28 +265,32 @@ def plot(name: str, claim: Claim, runs: list[Run], path: Path, threshold: float 
     plt.close(fig)
 
 
+def arm_rows(measured: dict) -> list[str]:
+    lines = ["| arm | mean ± std | seeds |", "| --- | --- | --- |"]
+    metric = measured["metric"]
+    for label, a in measured["arms"].items():
+        spread = f"{show(metric, a['mean'])} ± {show(metric, a['std'])}"
+        lines.append(f"| {label} | {spread} | {a['seeds']} |")
+    return lines
+
+
 def table(results: dict[str, dict]) -> str:
     lines = []
     for name, r in results.items():
-        lines += [
-            f"### {r['claim']}",
-            "",
-            f"Metric: {describe(r)}. Paper: {r['paper']}.",
-            "",
-            "| arm | mean ± std | seeds |",
-            "| --- | --- | --- |",
-        ]
-        for label, a in r["arms"].items():
-            spread = f"{show(r['metric'], a['mean'])} ± {show(r['metric'], a['std'])}"
-            lines.append(f"| {label} | {spread} | {a['seeds']} |")
+        lines += [f"### {r['claim']}", "", f"Metric: {describe(r)}. Paper: {r['paper']}.", ""]
+        lines += arm_rows(r)
         if "ratio" in r:
             lines.append(f"| ratio (second arm / first) | ×{r['ratio']:.2f} | |")
+        if "also" in r:
+            lines += ["", f"Also measured: {describe(r['also'])}.", "", *arm_rows(r["also"])]
         lines += ["", f"Verdict: **{r['verdict']}**.", "", f"![{name}]({name}.png)", ""]
     return "\n".join(lines)
 
 
 def describe(result: dict) -> str:
     return {
+        "epochs_to_val_accuracy": f"epochs to {result.get('threshold') or 0:.1%} validation "
+        "accuracy (the highest every run reaches)",
         "test_error": "test error",
         "final_train_error": "training error of the last epoch",
         "train_test_gap": "last epoch's training accuracy minus test accuracy",
@@ -275,7 +301,7 @@ def describe(result: dict) -> str:
 
 
 def show(metric: str, number: float) -> str:
-    if metric in ("epochs_to_train_error", "first_epoch_loss"):
+    if metric.startswith("epochs_to") or metric == "first_epoch_loss":
         return f"{number:.2f}"
     return f"{number:.2%}"
 

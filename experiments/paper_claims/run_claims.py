@@ -46,7 +46,7 @@ def train_claim(name: str, mode: dict, out: Path, folders: Path) -> None:
     sweep = out / name
     data = mode["data"]
     if name == "ten_crop":
-        data = [f"data.root={folders / mode['folder']}"]
+        data = [f"data.root={folders / mode['folder']}", "data.preset=paper"]
     command = [
         sys.executable,
         str(ROOT / "train.py"),
