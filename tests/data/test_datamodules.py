@@ -1,5 +1,6 @@
 import pytest
 import torch
+from PIL import Image
 
 from alexnet.data import CIFAR10DataModule, DigitsDataModule
 from alexnet.data.splits import stratified_split
@@ -74,6 +75,28 @@ def test_cifar10_resizes_to_the_model_input(cifar10_root):
     dm.setup()
     assert dm.val_set[0][0].shape == (3, 64, 64)
     assert dm.train_set[0][0].shape == (3, 64, 64)
+
+
+def test_cifar10_augmentation_and_pca_colour_noise_are_knobs(cifar10_root):
+    """augment=false: a training image is the evaluation image; pca_lighting: one colour
+    offset per image, the same at every pixel, on top of that."""
+    plain = CIFAR10DataModule(root=str(cifar10_root), image_size=32, val_size=10, augment=False)
+    plain.setup()
+    index = plain.train_set.indices[0]
+    image = plain.train_set[0][0]
+    assert torch.equal(image, plain.train_set[0][0])  # no randomness left
+    raw = Image.fromarray(plain.train_set.dataset.data[index])
+    assert torch.equal(image, plain.transforms(train=False)(raw))
+    noisy = CIFAR10DataModule(
+        root=str(cifar10_root), image_size=32, val_size=10, augment=False, pca_lighting=0.1
+    )
+    noisy.setup()
+    offset = noisy.train_set[0][0] - image
+    per_channel = offset.flatten(1)
+    assert per_channel.abs().max() > 1e-3  # a colour shift happened
+    assert torch.allclose(per_channel, per_channel[:, :1].expand_as(per_channel), atol=1e-5)
+    with pytest.raises(UserError, match="on_device=false"):
+        CIFAR10DataModule(root=str(cifar10_root), pca_lighting=0.1, on_device=True)
 
 
 def test_cifar10_missing_offline_says_where_to_put_it(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from torchvision.transforms import v2
 
 from alexnet.data.base import ClassificationDataModule, download
 from alexnet.data.on_device import random_crop_flip
-from alexnet.data.transforms import eval_transform
+from alexnet.data.transforms import PCALighting, eval_transform
 from alexnet.errors import UserError
 
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -45,6 +45,9 @@ class CIFAR10DataModule(ClassificationDataModule):
         download: fetch the archive in ``prepare_data`` when the files are absent.
         val_size: images taken from the training set for validation.
         split_seed: seed of that split.
+        augment: the random crop and flip of training images (false: none).
+        pca_lighting: the paper's PCA colour noise, its std (the paper: 0.1; 0: off),
+            with ImageNet's eigenvectors as in the paper; not with ``on_device``.
     """
 
     def __init__(
@@ -53,11 +56,16 @@ class CIFAR10DataModule(ClassificationDataModule):
         download: bool = True,
         val_size: int = 5000,
         split_seed: int = 0,
+        augment: bool = True,
+        pca_lighting: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.root, self.download = Path(root), download
         self.val_size, self.split_seed = val_size, split_seed
+        self.augment, self.pca_lighting = augment, pca_lighting
+        if pca_lighting and self.on_device:
+            raise UserError("data.pca_lighting runs in the DataLoader: use data.on_device=false")
 
     def _missing(self, reason: str) -> UserError:
         return UserError(
@@ -93,13 +101,14 @@ class CIFAR10DataModule(ClassificationDataModule):
         if not train:
             return eval_transform(self.preprocessing())
         resize = [v2.Resize(self.image_size, antialias=True)] if self.image_size != 32 else []
+        crop_flip = [v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()]
         return v2.Compose(
             [
                 v2.ToImage(),
-                v2.RandomCrop(32, padding=4),
-                v2.RandomHorizontalFlip(),
+                *(crop_flip if self.augment else []),
                 *resize,
                 v2.ToDtype(torch.float32, scale=True),
+                *([PCALighting(self.pca_lighting)] if self.pca_lighting else []),
                 v2.Normalize(MEAN, STD),
             ]
         )
@@ -115,7 +124,7 @@ class CIFAR10DataModule(ClassificationDataModule):
         return (images, labels) if index is None else (images[index], labels[index])
 
     def device_augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return random_crop_flip(images, padding=4, generator=generator)
+        return random_crop_flip(images, padding=4, generator=generator) if self.augment else images
 
     def device_prepare(self, images: torch.Tensor) -> torch.Tensor:
         if self.image_size != 32:
