@@ -102,6 +102,14 @@ def run_script(script: str, *args: str, cwd: Path, env: dict | None = None):
     )
 
 
+def run_report(*args, cwd: Path):
+    """``python -m alexnet.report *args`` in ``cwd``; the CompletedProcess."""
+    import subprocess
+
+    command = [sys.executable, "-m", "alexnet.report", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> tuple[Path, list[str]]:
     """A checkpoint of alexnet_mini trained for an epoch on a 3-class image folder of

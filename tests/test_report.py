@@ -2,12 +2,10 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 from PIL import Image
 
-from conftest import run_sweep
+from conftest import run_report, run_sweep
 
 
 def test_report_of_a_sweep(tmp_path):
@@ -20,12 +18,7 @@ def test_report_of_a_sweep(tmp_path):
         "callbacks=none",
         "trainer.limit_train_batches=3",
     )
-    report = subprocess.run(
-        [sys.executable, "-m", "alexnet.report", str(sweep)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    report = run_report(sweep, cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     table = (sweep / "report.md").read_text()
     assert "| run | optimizer.lr | best val top-1 | best val top-5 | test top-1 | epochs |" in table
@@ -46,10 +39,5 @@ def test_report_of_a_sweep(tmp_path):
 
 
 def test_report_without_runs_is_a_user_error(tmp_path):
-    report = subprocess.run(
-        [sys.executable, "-m", "alexnet.report", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    report = run_report(tmp_path, cwd=tmp_path)
     assert report.returncode == 2 and "no runs" in report.stderr

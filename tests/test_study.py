@@ -16,7 +16,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_report, run_script
 
 #: A trial takes a few seconds: two short epochs of alexnet_mini on a part of digits.
 FAST_TRIAL = [
@@ -180,12 +180,7 @@ def test_a_study_needs_sqlite_or_postgresql(tmp_path):
 def test_report_of_a_study(tmp_path):
     finished(sweep(tmp_path, "hydra.sweeper.n_trials=3"))
     folder = tmp_path / "logs/train/sweeps/alexnet_optuna"
-    result = subprocess.run(
-        [sys.executable, "-m", "alexnet.report", str(folder)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    result = run_report(folder, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     study = study_of(tmp_path)
     text = (folder / "study.md").read_text()
