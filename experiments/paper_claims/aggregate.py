@@ -24,7 +24,8 @@ class Claim:
     Args:
         title: the paper's claim, briefly, with its section.
         arm_key: the override that tells the arms apart.
-        arms: (override value, label) for each arm; the first is the paper's choice.
+        arms: (override value, label) for each arm; the first is the paper's choice, the
+            second the alternative the paper compares it with (the verdict's pair).
         metric: ``test_error``, ``epochs_to_train_error``, ``train_test_gap``,
             ``final_train_error``, ``first_epoch_loss`` or ``ten_crop_error``.
         paper: the paper's figure, as text.
@@ -68,10 +69,10 @@ CLAIMS = {
     "two_columns": Claim(
         "The two-column split beats half the kernels on one GPU (3.2, 3.5)",
         "arm",
-        [
+        [  # the verdict: the split against half the kernels, the paper's comparison
             ("split", "groups=2, full width"),
-            ("one", "groups=1, full width"),
             ("half", "groups=1, half width"),
+            ("one", "groups=1, full width"),
         ],
         "test_error",
         "−1.7 / −1.2 points top-1 / top-5 against half the kernels (ImageNet)",
