@@ -142,6 +142,16 @@ def test_dropout_also_gets_the_epochs_to_the_validation_accuracy_all_runs_reach(
     assert "Also measured: epochs to 80.0% validation accuracy" in table({"dropout": result})
 
 
+def test_boolean_arms_as_hydra_writes_them(tmp_path):
+    """Hydra writes a swept `true,false` as data.augment=True / False."""
+    sweep = tmp_path / "augmentation"
+    for job, value in enumerate(["True", "False"]):
+        write_run(sweep / str(job), [f"data.augment={value}", "seed=1"], 0.8 - job / 10, [0.9])
+    arms = aggregate("augmentation", CLAIMS["augmentation"], sweep, tmp_path)["arms"]
+    assert arms["crops + flips"]["mean"] == pytest.approx(0.2)
+    assert arms["none"]["mean"] == pytest.approx(0.3)
+
+
 def test_epochs_to_a_training_error_interpolates_within_an_epoch():
     assert epochs_to([0.5, 0.7, 0.9], target=0.8) == pytest.approx(2.5)
     assert epochs_to([0.9], target=0.8) == pytest.approx(0.8 / 0.9)

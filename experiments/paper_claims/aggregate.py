@@ -30,8 +30,7 @@ class Claim:
             ``final_train_error``, ``first_epoch_loss`` or ``ten_crop_error``.
         paper: the paper's figure, as text.
         better: ``lower`` when the paper's choice should give the lower value.
-        also: a second metric, measured and shown without a verdict
-            (``epochs_to_val_accuracy``).
+        also: a second metric, measured and shown without a verdict.
     """
 
     title: str
@@ -91,6 +90,7 @@ CLAIMS = {
         [("paper", "biases 1"), ("paper_zero_bias", "biases 0")],
         "first_epoch_loss",
         "“accelerates the early stages of learning”",
+        also="test_error",
     ),
     "augmentation": Claim(
         "Translations and reflections reduce overfitting (4.1)",
@@ -150,7 +150,8 @@ def epochs_to(accuracy: list[float], target: float) -> float:
 
 
 def arm_of(run: Run, claim: Claim) -> str:
-    return str(run.overrides.get(claim.arm_key, run.results.get("arm", "")))
+    """The run's value of the claim's override (Hydra writes booleans as True/False)."""
+    return str(run.overrides.get(claim.arm_key, run.results.get("arm", ""))).lower()
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
