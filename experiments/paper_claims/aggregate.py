@@ -98,6 +98,7 @@ CLAIMS = {
         [("true", "crops + flips"), ("false", "none")],
         "test_error",
         "without it, substantial overfitting (PCA colour noise: −1 point top-1 on ImageNet)",
+        also="train_test_gap",
     ),
     "ten_crop": Claim(
         "Ten test patches beat the centre patch (4.1)",
