@@ -175,3 +175,19 @@ def test_every_claim_runs_on_cifar10_unchanged(tmp_path, cifar10_root, claim):
     )
     assert cfg.data._target_.endswith("CIFAR10DataModule")
     assert 0 <= train(cfg)["test/acc"] <= 1
+
+
+def test_paired_arms_judge_the_per_checkpoint_differences(tmp_path):
+    """Ten patches against the centre patch of the same three checkpoints: each gains
+    0.3–0.5 points while the checkpoints differ by more, so only pairing sees it."""
+    sweep = tmp_path / "ten_crop"
+    for job, centre in enumerate([0.80, 0.83, 0.86]):
+        for tta, gain in (("center", 0.0), ("ten_crop", 0.003 + job / 1000)):
+            run = sweep / str(job) / f"eval_{tta}"
+            (run / ".hydra").mkdir(parents=True)
+            (run / ".hydra" / "overrides.yaml").write_text(f"- tta={tta}\n")
+            metrics = {"metrics": {"test/acc": centre + gain}}
+            (run / "metrics.json").write_text(json.dumps(metrics))
+    result = aggregate("ten_crop", CLAIMS["ten_crop"], sweep, tmp_path)
+    assert result["arms"]["ten patches"]["seeds"] == 3
+    assert result["verdict"] == "reproduced"

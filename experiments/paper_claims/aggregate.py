@@ -31,6 +31,8 @@ class Claim:
         paper: the paper's figure, as text.
         better: ``lower`` when the paper's choice should give the lower value.
         also: a second metric, measured and shown without a verdict.
+        paired: the arms measure the same runs (checkpoints) in the same order, so the
+            verdict looks at the per-run differences.
     """
 
     title: str
@@ -40,6 +42,7 @@ class Claim:
     paper: str
     better: str = "lower"
     also: str | None = None
+    paired: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,6 +109,7 @@ CLAIMS = {
         [("ten_crop", "ten patches"), ("center", "centre patch")],
         "ten_crop_error",
         "used for every test figure; no separate number in the paper",
+        paired=True,
     ),
     "weight_decay": Claim(
         "Weight decay lowers the training error (5)",
@@ -161,8 +165,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def verdict(claim: Claim, groups: dict[str, list[float]]) -> str:
     """The paper's choice (first arm) against the second: reproduced when the difference
-    goes the paper's way by more than twice its standard error, not reproduced when it
-    goes the other way as clearly, inconclusive otherwise."""
+    goes the paper's way by more than twice its standard error (of the mean difference
+    for paired arms), not reproduced when it goes the other way as clearly,
+    inconclusive otherwise."""
     (a, _), (b, _) = claim.arms[:2]
     if not groups.get(a) or not groups.get(b):
         return "not run"
@@ -171,6 +176,9 @@ def verdict(claim: Claim, groups: dict[str, list[float]]) -> str:
     (ma, sa), (mb, sb) = mean_std(groups[a]), mean_std(groups[b])
     gain = (mb - ma) if claim.better == "lower" else (ma - mb)
     error = math.sqrt(sa**2 / len(groups[a]) + sb**2 / len(groups[b]))
+    if claim.paired:  # the same checkpoints measured twice: the differences' spread
+        differences = [y - x for x, y in zip(groups[a], groups[b], strict=True)]
+        error = mean_std(differences)[1] / math.sqrt(len(differences))
     if gain > 2 * error:
         return "reproduced"
     if gain < -2 * error:
@@ -209,7 +217,9 @@ def measure(claim: Claim, runs: list[Run], metric: str) -> tuple[dict, dict[str,
 
 
 def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
-    runs = [read_run(p) for p in find_runs([sweep])]
+    # The ten-patch claim compares eval.py's evaluations of the training runs' checkpoints.
+    results = "metrics.json" if claim.metric == "ten_crop_error" else "results.json"
+    runs = [read_run(p, results) for p in find_runs([sweep], results)]
     measured, groups = measure(claim, runs, claim.metric)
     result = {
         "claim": claim.title,

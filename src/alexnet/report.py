@@ -35,14 +35,15 @@ class Run:
         return max(values) if values else self.results["metrics"].get(metric)
 
 
-def find_runs(paths: list[Path]) -> list[Path]:
-    """The run directories in or under ``paths`` (those with a results.json)."""
+def find_runs(paths: list[Path], results: str = "results.json") -> list[Path]:
+    """The run directories in or under ``paths``: those with a ``results`` file
+    (train.py's results.json; eval.py's metrics.json)."""
     found = []
     for path in paths:
-        if (path / "results.json").is_file():
+        if (path / results).is_file():
             found.append(path)
         else:
-            found += sorted(p.parent for p in path.rglob("results.json"))
+            found += sorted(p.parent for p in path.rglob(results))
     return sorted(set(found))
 
 
@@ -59,11 +60,11 @@ def read_curves(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
     return curves
 
 
-def read_run(path: Path) -> Run:
+def read_run(path: Path, results_file: str = "results.json") -> Run:
     overrides_file = path / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
     pairs = dict(o.lstrip("+~").split("=", 1) for o in overrides or [] if "=" in o)
-    results = json.loads((path / "results.json").read_text())
+    results = json.loads((path / results_file).read_text())
     return Run(path, pairs, results, read_curves(path / "csv" / "metrics.csv"))
 
 
