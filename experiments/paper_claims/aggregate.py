@@ -232,7 +232,10 @@ def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
         result["ratio"] = means[1] / means[0]
     if claim.also:
         result["also"] = measure(claim, runs, claim.also)[0]
-    plot(name, claim, runs, out / f"{name}.png", measured["threshold"])
+    if claim.paired:
+        plot_paired(claim, groups, out / f"{name}.png")
+    else:
+        plot(name, claim, runs, out / f"{name}.png", measured["threshold"])
     return result
 
 
@@ -285,6 +288,28 @@ def arm_rows(measured: dict) -> list[str]:
         spread = f"{show(metric, a['mean'])} ± {show(metric, a['std'])}"
         lines.append(f"| {label} | {spread} | {a['seeds']} |")
     return lines
+
+
+def plot_paired(claim: Claim, groups: dict[str, list[float]], path: Path) -> None:
+    """Paired arms (no curves: evaluations of the same checkpoints): each checkpoint's
+    error under each arm, a line joining its pair."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels = [label for key, label in claim.arms if key in groups]
+    columns = [groups[key] for key, _ in claim.arms if key in groups]
+    for run, errors in enumerate(zip(*columns, strict=True), start=1):
+        ax.plot(range(len(errors)), errors, marker="o", label=f"checkpoint {run}")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set(title=claim.title, ylabel="test error")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def table(results: dict[str, dict]) -> str:
