@@ -18,6 +18,7 @@ from fixtures import NO_NETWORK
         (["data=cifar10", "data.root=missing"], "Download https://www.cs.toronto.edu/"),
         (["data=image_folder"], "data.root has no value: add data.root=... to the command"),
         (["data=caltech101", "data.root=missing"], "caltech101/101_ObjectCategories"),
+        (["debug=limit", "data.batch_size=512"], "Please increase the `limit_train_batches`"),
     ],
     ids=[
         "lr",
@@ -29,6 +30,7 @@ from fixtures import NO_NETWORK
         "offline-cifar10",
         "mandatory",
         "offline-caltech101",
+        "lightning-setting",
     ],
 )
 def test_user_errors_exit_2_with_one_line(overrides, message, tmp_path):

@@ -14,6 +14,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException, InstantiationException
 from hydra.types import RunMode
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -24,8 +25,8 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
     """The user's mistake behind ``err``, if it is one: a UserError (which Hydra may
     wrap while instantiating), a bad override or an unknown config option."""
     while err is not None:
-        if isinstance(err, (UserError, OmegaConfBaseException)):
-            return err
+        if isinstance(err, (UserError, OmegaConfBaseException, MisconfigurationException)):
+            return err  # Lightning's MisconfigurationException: a trainer.* setting
         if isinstance(err, CompactHydraException) and not isinstance(err, InstantiationException):
             return err
         err = err.__cause__
