@@ -102,6 +102,15 @@ def run_script(script: str, *args: str, cwd: Path, env: dict | None = None):
     )
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_report(*args, cwd: Path):
     """``python -m alexnet.report *args`` in ``cwd``; the CompletedProcess."""
     import subprocess

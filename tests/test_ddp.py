@@ -2,14 +2,13 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from conftest import ROOT, run_script
+from conftest import ROOT, free_port, run_script
 from fixtures import read_wandb_log
 
 
@@ -62,12 +61,6 @@ def test_ddp_in_a_multirun_sweep_points_to_ddp_spawn(tmp_path):
     )
     assert result.returncode == 2
     assert "trainer.strategy=ddp_spawn" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 #: The same thread count in every process (Lightning gives cores / processes per node),

@@ -5,7 +5,6 @@ together run exactly n_trials, on SQLite and on a real PostgreSQL server."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import ROOT, run_report, run_script
+from conftest import ROOT, free_port, run_report, run_script
 
 #: A trial takes a few seconds: two short epochs of alexnet_mini on a part of digits.
 FAST_TRIAL = [
@@ -128,12 +127,6 @@ def test_two_workers_run_exactly_the_requested_trials_on_sqlite(tmp_path):
     trials = study_of(tmp_path).get_trials(deepcopy=False)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
     assert len(list((tmp_path / "logs/train/sweeps/alexnet_optuna").glob("trial_*"))) == 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import argparse
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet.report import Run, find_runs, read_run
@@ -43,7 +43,6 @@ class Claim:
     better: str = "lower"
     also: str | None = None
     paired: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 CLAIMS = {
