@@ -41,14 +41,23 @@ def test_overlapping_and_plain_pooling_give_the_same_sizes(kernel):
     assert net.features(torch.randn(2, 3, 32, 32)).shape == (2, 64, 4, 4)
 
 
-def test_the_papers_initialisation_with_and_without_biases_of_one():
+@pytest.mark.parametrize("name", ["alexnet", "alexnet_mini"])
+def test_the_papers_biases_of_one_sit_on_conv2_4_5_and_fc6_7(name):
+    """Section 5: the biases of 1 go on the second, fourth and fifth convolutional
+    layers and the hidden fully connected layers; ``paper_bias=0`` is the same net with
+    every bias 0 (the claim's other arm)."""
     torch.manual_seed(0)
-    ones = create_model("cifar_convnet", num_classes=10, init="paper")
-    zeros = create_model("cifar_convnet", num_classes=10, init="paper_zero_bias")
-    biases = [m.bias.unique().tolist() for m in ones.features if isinstance(m, nn.Conv2d)]
-    assert biases == [[0.0], [1.0], [1.0]] and ones.classifier.bias.abs().max() == 0
-    assert all(m.bias.abs().max() == 0 for m in zeros.features if isinstance(m, nn.Conv2d))
-    assert ones.features[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
+    kwargs = dict(num_classes=10, norm="lrn", init="paper", groups=2)
+    ones, zeros = create_model(name, **kwargs), create_model(name, **kwargs, paper_bias=0.0)
+    layers = [m for m in ones.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert [m.bias.unique().tolist() for m in layers] == [[0.0], [1.0], [0.0], [1.0], [1.0], [1.0], [1.0], [0.0]]
+    assert all(m.bias.abs().max() == 0 for m in zeros.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    assert layers[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
+
+
+def test_the_small_cifar_networks_paper_init_has_zero_biases():
+    net = create_model("cifar_convnet", num_classes=10, init="paper")
+    assert all(m.bias.abs().max() == 0 for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     tanh = create_model("cifar_convnet", num_classes=10, activation="tanh", norm="none")
     assert not any(isinstance(m, (nn.ReLU, LocalResponseNorm)) for m in tanh.modules())
 
@@ -98,7 +107,8 @@ def test_fashion_mnist_splits_and_sizes(tmp_path):
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (30, 10, 20)
     assert dm.class_names[0] == "T-shirt/top" and dm.num_classes == 10
-    assert dm.train_set[0][0].shape == (1, 32, 32)
+    assert dm.train_set[0][0].shape == (1, 28, 28)  # native; batches are resized
+    assert next(iter(dm.train_dataloader()))[0].shape == (8, 1, 32, 32)
     assert dm.preprocessing()["channels"] == 1
 
 

@@ -19,6 +19,8 @@ from alexnet.errors import Diverged, UserError
 from alexnet.fast import compile_net, to_channels_last
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+#: The evaluation stages: validation, test, and the training subset tested in eval mode.
+EVAL_STAGES = ("val", "test", "train_eval")
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
 
@@ -34,8 +36,9 @@ def _check_optimizer(optimizer: OptimizerFactory) -> None:
 class ClassifierModule(L.LightningModule):
     """Cross-entropy training of ``net`` with top-1/top-5 accuracy.
 
-    Logs ``{train,val,test}/loss``, ``{train,val,test}/acc``, ``{val,test}/acc_top5``
-    and ``val/acc_best``. ``optimizer`` and ``scheduler`` are factories (Hydra
+    Logs ``{train,val,test}/loss``, ``{train,val,test}/acc``, ``{val,test}/acc_top5``,
+    ``val/acc_best`` and each training batch's ``train/acc_step``; a second test loader
+    (the DataModule's ``train_eval_size``) is logged as ``train_eval/*``. ``optimizer`` and ``scheduler`` are factories (Hydra
     ``_partial_`` configs); ``class_names`` name the classes in figures. ``compile``
     (True or a torch.compile backend name) and ``channels_last`` are opt-in speed-ups.
     A non-finite loss, gradient or weight raises :class:`Diverged` (after skipping at
@@ -77,10 +80,11 @@ class ClassifierModule(L.LightningModule):
         self.train_loss = MeanMetric()
         for running in (self.train_metrics, self.train_loss):  # a resumed epoch goes on
             running.persistent(True)
-        self.val_metrics = metrics.clone(prefix="val/")
-        self.test_metrics = metrics.clone(prefix="test/")
+        self.eval_metrics = nn.ModuleDict(
+            {stage: metrics.clone(prefix=f"{stage}/") for stage in EVAL_STAGES}
+        )
         # Evaluation losses: a mean over images (padding left out), exact under DDP.
-        self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        self.eval_losses = nn.ModuleDict({stage: MeanMetric() for stage in EVAL_STAGES})
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # checkpoints keep it: a resumed run goes on
         self.nonfinite_steps = 0
@@ -125,19 +129,30 @@ class ClassifierModule(L.LightningModule):
             self.train_loss.update(loss)
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
             self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
+            metrics = self.train_metrics
+            batch = metrics["acc"](logits, targets)  # this batch's accuracy; the epoch's too
+            self.log("train/acc_step", batch, on_step=True, on_epoch=False)
+            metrics["acc_top5"].update(logits, targets)
         else:
             if counted.any():
                 self.eval_losses[stage].update(losses[counted])
-            self.log(f"{stage}/loss", self.eval_losses[stage], on_epoch=True, prog_bar=True)
-        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}
-        metrics[stage].update(logits, targets)
+            self.log(
+                f"{stage}/loss",
+                self.eval_losses[stage],
+                on_epoch=True,
+                prog_bar=stage != "train_eval",
+                add_dataloader_idx=False,
+            )
+            metrics = self.eval_metrics[stage]
+            metrics.update(logits, targets)
         for name in ("acc", "acc_top5"):  # top-1 in the progress bar, top-5 only logged
             self.log(
                 f"{stage}/{name}",
-                metrics[stage][name],
+                metrics[name],
                 on_step=False,
                 on_epoch=True,
-                prog_bar=name == "acc",
+                prog_bar=name == "acc" and stage != "train_eval",
+                add_dataloader_idx=False,
             )
         return loss, logits
 
@@ -180,8 +195,8 @@ class ClassifierModule(L.LightningModule):
         loss, logits = self._step(batch, "val")
         return {"loss": loss, "logits": logits.detach()}  # for the figure callbacks
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, "test" if dataloader_idx == 0 else "train_eval")
 
     def on_train_start(self) -> None:
         # Resumed with another trainer.max_epochs: a closed-form schedule (LambdaLR) gives
@@ -196,7 +211,7 @@ class ClassifierModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:  # its few batches are not an epoch's result
             return
-        self.val_acc_best(self.val_metrics["acc"].compute())
+        self.val_acc_best(self.eval_metrics["val"]["acc"].compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> dict:

@@ -14,9 +14,11 @@ COLUMNS = ("split", "top-1 acc", "top-5 acc", "top-1 err", "top-5 err", "loss")
 
 
 def result_rows(metrics: dict[str, float]) -> list[list[str]]:
-    """Per split: top-1/top-5 accuracy and error (1 − acc, as the paper reports), loss."""
+    """Per split: top-1/top-5 accuracy and error (1 − acc, as the paper reports), loss.
+    ``train`` is the training epoch's (train mode, augmented), ``train_eval`` a fixed
+    training subset tested in eval mode (``data.train_eval_size``)."""
     rows = []
-    for split in ("train", "val", "test"):
+    for split in ("train", "train_eval", "val", "test"):
         acc, top5, loss = (metrics.get(f"{split}/{name}") for name in SHOWN)
         loss = metrics.get(f"{split}/loss_epoch", loss)
         if acc is None and loss is None:
@@ -61,6 +63,11 @@ def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seco
     )
     if "val/acc_best" in metrics:
         console.print(f"best val top-1: {metrics['val/acc_best']:.2%}")
+    if "lrn/acting" in metrics:
+        console.print(
+            f"LRN acting: {metrics['lrn/acting']:.1%} of positions (divisor more than 5% "
+            "from k^β; near 0: the LRN only scales by a constant)"
+        )
     if best_ckpt:
         console.print(f"best checkpoint: {best_ckpt}")
     console.print(f"run directory: {run_dir}   ({seconds:.0f} s)")

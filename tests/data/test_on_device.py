@@ -12,11 +12,11 @@ from alexnet.tasks.train import train
 from conftest import compose_config
 
 
-def test_random_crop_flip_gives_crops_of_the_padded_image_and_flips():
+def test_random_crop_flip_gives_crops_of_the_edge_extended_image_and_flips():
     torch.manual_seed(0)
     images = torch.rand(64, 3, 8, 8)
     out = random_crop_flip(images, padding=2)
-    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), mode="replicate")
     flipped = 0
     for image, result in zip(padded, out, strict=True):
         crops = [image[:, y : y + 8, x : x + 8] for y in range(5) for x in range(5)]
@@ -25,6 +25,28 @@ def test_random_crop_flip_gives_crops_of_the_padded_image_and_flips():
         assert plain or mirrored
         flipped += mirrored and not plain
     assert 15 < flipped < 49  # about half of 64
+
+
+def test_random_crops_add_no_frame():
+    """An image of one value stays one value: the crop's margin repeats the image's own
+    edge (zero padding made a frame of 0, which after normalisation is a grey frame on
+    a dark image)."""
+    images = torch.full((256, 1, 8, 8), 200, dtype=torch.uint8)
+    assert (random_crop_flip(images, padding=2) == 200).all()
+
+
+def test_crop_offsets_and_flips_are_uniform():
+    """Each of the 2·padding + 1 offsets and both flips about equally often: the
+    per-image pipeline's RandomCrop + RandomHorizontalFlip statistics."""
+    images = torch.arange(8).view(1, 1, 1, 8).expand(20000, 1, 1, 8).contiguous()
+    out = random_crop_flip(images, padding=2, generator=torch.Generator().manual_seed(0))
+    first, last = out[:, 0, 0, 0], out[:, 0, 0, -1]
+    flipped = first > last
+    shift = torch.where(flipped, 7 - first, first)  # the crop's first column, 0 = shift ≤ 0
+    counts = torch.bincount(shift, minlength=3)[:3].float() / len(out)
+    # offsets −2, −1, 0 all start at column 0 (edge copies); 1 and 2 start at 1 and 2
+    assert torch.allclose(counts, torch.tensor([3 / 5, 1 / 5, 1 / 5]), atol=0.015)
+    assert abs(flipped.float().mean().item() - 0.5) < 0.015
 
 
 def epochs(batches: DeviceBatches, count: int) -> list[list[int]]:
@@ -39,7 +61,8 @@ def epochs(batches: DeviceBatches, count: int) -> list[list[int]]:
 def test_device_batches_cover_each_image_once_per_epoch():
     labels = torch.arange(10)
     images = torch.arange(10).float().view(10, 1, 1, 1)
-    batches = DeviceBatches(images, labels, 4, ShardSampler(10, True, seed=1), lambda x: x)
+    sampler = ShardSampler(10, True, seed=1)
+    batches = DeviceBatches(images, labels, 4, sampler, lambda x, g: x, training=True)
     first, second = epochs(batches, 2)
     assert sorted(first) == list(range(10)) and len(batches) == 3
     assert first != second  # a new order each epoch
@@ -61,8 +84,8 @@ def test_every_ddp_process_gets_as_many_batches_and_eval_counts_images_once(
                 labels,
                 batch_size,
                 ShardSampler(size, training, 0, rank, world_size),
-                lambda x: x,
-                augment=(lambda x, g: x) if training else None,
+                lambda x, g: x,
+                training=training,
             )
             for rank in range(world_size)
         ]
@@ -76,7 +99,7 @@ def test_every_ddp_process_gets_as_many_batches_and_eval_counts_images_once(
             assert sorted(counted) == list(range(size))
 
 
-def test_cifar10_on_device_eval_batches_equal_the_dataloaders(cifar10_root):
+def test_cifar10_batches_on_device_equal_those_from_host_memory(cifar10_root):
     kwargs = dict(
         root=str(cifar10_root),
         num_classes=10,
@@ -88,11 +111,12 @@ def test_cifar10_on_device_eval_batches_equal_the_dataloaders(cifar10_root):
     plain, on_device = CIFAR10DataModule(**kwargs), CIFAR10DataModule(**kwargs, on_device=True)
     for dm in (plain, on_device):
         dm.setup()
-    (x_plain, y_plain), (x_device, y_device) = (
-        next(iter(dm.test_dataloader())) for dm in (plain, on_device)
-    )
-    assert torch.equal(y_plain, y_device)
-    torch.testing.assert_close(x_device, x_plain, atol=1e-5, rtol=0)
+    for split in ("train", "test"):  # augmented and not
+        (x_plain, y_plain), (x_device, y_device) = (
+            next(iter(dm._split_loader(split))) for dm in (plain, on_device)
+        )
+        assert torch.equal(y_plain, y_device)
+        torch.testing.assert_close(x_device, x_plain, atol=1e-5, rtol=0)
 
 
 class LoaderKind(L.Callback):

@@ -1,9 +1,12 @@
-"""Per-layer activation statistics and gradient norms, logged as metrics."""
+"""Per-layer activation statistics and gradient norms, and whether the response
+normalisation acts, logged as metrics."""
 
 import lightning as L
 import torch
 from lightning.pytorch.utilities import grad_norm
 from torch import nn
+
+from alexnet.models.layers import acting_shares
 
 ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU)
 
@@ -54,3 +57,29 @@ class TrainingDiagnostics(L.Callback):
         for handle in self.handles:
             handle.remove()
         self.handles = []
+
+
+class ResponseNormDiagnostics(L.Callback):
+    """Whether the network's response normalisation (LRN) acts: after every validation
+    epoch, on its first batch, logs ``lrn/acting`` — the share of positions where the
+    divisor ``(k + α·Σa²)^β`` differs from ``k^β`` by more than 5% — and
+    ``lrn/<layer>/acting`` for each layer. Near 0, the layers only multiply by the
+    constant ``k^-β`` (standardised inputs with the paper's constants do that; see
+    alexnet.models.alexnet). Networks without such layers log nothing."""
+
+    def __init__(self) -> None:
+        self.images: torch.Tensor | None = None
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        if batch_idx == 0 and not trainer.sanity_checking:
+            self.images = batch[0]
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if self.images is None:
+            return
+        shares, self.images = acting_shares(pl_module.net, self.images), None
+        named = {f"lrn/{name}/acting" if name else "lrn/acting": v for name, v in shares.items()}
+        if named:
+            pl_module.log_dict(named, sync_dist=True)

@@ -6,12 +6,16 @@ from collections.abc import Callable
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
-from alexnet.data.on_device import DeviceBatches
 from alexnet.data.sampling import KeyedSamples, ResumableLoader, ShardSampler
+from alexnet.data.splits import per_class_holdout
 from alexnet.data.transforms import TTAS
 from alexnet.errors import UserError
+
+#: ``data.normalization``: (x − mean) / std on the [0, 1] scale, or the paper's raw
+#: 0–255 values less the training split's per-channel mean (section 2).
+NORMALIZATIONS = ("standard", "paper")
 
 
 def download(fetch: Callable[[], object], missing: Callable[[str], UserError]) -> None:
@@ -31,7 +35,7 @@ def default_num_workers() -> int:
 
 class ClassificationDataModule(L.LightningDataModule):
     """Base class: subclasses set ``class_names`` and build the three splits in
-    ``build_splits``; this class checks them and turns them into DataLoaders.
+    ``build_splits``; this class checks them and turns them into loaders.
 
     Args:
         num_classes: classes the config declares, checked against the dataset's; None:
@@ -43,8 +47,15 @@ class ClassificationDataModule(L.LightningDataModule):
         persistent_workers: keep workers alive between epochs (when num_workers > 0).
         image_size: the square size the model wants; images are resized to it.
         tta: test-time views: ``center`` or ``ten_crop`` (the paper's 10 patches).
-        on_device: hold the whole dataset on the training device and batch and augment
-            it there, without a DataLoader (in-memory datasets: digits, cifar10).
+        normalization: ``standard`` — ``(x − mean) / std`` per channel on the [0, 1]
+            scale — or ``paper``: the raw 0–255 pixel values less the training split's
+            per-channel mean, not divided by anything (the scale the paper's LRN
+            constants and initialisation were set for; see alexnet.models.alexnet).
+            Either way it is part of the checkpoint's preprocessing (``paper`` is a
+            std of 1/255 there), so eval, predict and export apply it.
+        train_eval_size: also test this many training images (a fixed stratified
+            subset) without augmentation, in eval mode, from the tested checkpoint:
+            ``train_eval/acc`` and ``train_eval/loss`` (0: not).
     """
 
     #: num_workers when the config leaves it unset; in-memory datasets override with 0.
@@ -62,7 +73,8 @@ class ClassificationDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         image_size: int = 224,
         tta: str = "center",
-        on_device: bool = False,
+        normalization: str = "standard",
+        train_eval_size: int = 0,
     ):
         super().__init__()
         if batch_size <= 0:
@@ -73,6 +85,12 @@ class ClassificationDataModule(L.LightningDataModule):
             raise UserError(f"image_size={image_size} must be positive")
         if tta not in TTAS:
             raise UserError(f"tta={tta!r} is not one of {', '.join(TTAS)}")
+        if normalization not in NORMALIZATIONS:
+            raise UserError(
+                f"data.normalization={normalization!r} is not one of {', '.join(NORMALIZATIONS)}"
+            )
+        if train_eval_size < 0:
+            raise UserError(f"data.train_eval_size={train_eval_size} must be >= 0")
         if tta == "ten_crop" and not self.supports_ten_crop:
             raise UserError(
                 "tta=ten_crop needs a dataset read from image files (caltech101, imagenette, "
@@ -88,11 +106,7 @@ class ClassificationDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.image_size, self.tta = image_size, tta
-        if on_device and type(self).device_tensors is ClassificationDataModule.device_tensors:
-            raise UserError(
-                f"data.on_device=true is for in-memory datasets, not {type(self).__name__}"
-            )
-        self.on_device = on_device
+        self.normalization, self.train_eval_size = normalization, train_eval_size
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -120,17 +134,12 @@ class ClassificationDataModule(L.LightningDataModule):
                 f"{len(self.class_names)} classes: set data.num_classes={len(self.class_names)}"
             )
 
-    def loader(self, dataset: Dataset | None, shuffle: bool = False) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("call setup() before asking for a DataLoader")
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
-            persistent_workers=self.persistent_workers,
-        )
+    def normalised(self, mean: list[float], std: list[float]) -> tuple[list, list]:
+        """The (mean, std) to normalise with, given the data's own: ``paper`` keeps the
+        mean and replaces the std by 1/255 (the raw 0–255 scale)."""
+        if self.normalization == "paper":
+            return list(mean), [1 / 255] * len(mean)
+        return list(mean), list(std)
 
     def unaugmented(self, split: str) -> Dataset:
         """The ``split`` ("train", "val" or "test") through the validation pipeline: the
@@ -139,8 +148,6 @@ class ClassificationDataModule(L.LightningDataModule):
         if split != "train":
             return dataset
         val = getattr(self.val_set, "dataset", self.val_set)  # through a Subset
-        if not hasattr(val, "transform"):
-            return dataset  # tensors in memory: nothing random to remove
         if isinstance(dataset, Subset):
             inner = copy.copy(dataset.dataset)
             inner.transform = val.transform
@@ -149,61 +156,69 @@ class ClassificationDataModule(L.LightningDataModule):
         plain.transform = val.transform
         return plain
 
-    def device_tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, labels) of a whole split as tensors, for ``on_device``."""
+    def train_eval_indices(self) -> list[int]:
+        """The training images that ``train_eval_size`` tests: a fixed stratified
+        subset (the same for every run with this split seed)."""
+        labels = self.train_labels()
+        if self.train_eval_size >= len(labels):
+            return list(range(len(labels)))
+        chosen, _ = per_class_holdout(labels, 1 - self.train_eval_size / len(labels), 0)
+        return sorted(chosen)
+
+    def train_labels(self) -> list[int]:
+        """The label of every training image, in order."""
         raise NotImplementedError
 
-    def device_prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """The on-device batch pipeline of every split (float images in, model input out)."""
-        return images
-
-    def device_augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The on-device training augmentation of a batch (drawing from ``generator``)."""
-        return images
-
-    def _split_loader(self, split: str) -> ResumableLoader | DeviceBatches:
-        """The loader Lightning uses for ``split``: resumable mid-epoch, the same number
-        of batches on every DDP process, evaluation images counted once."""
-        train = split == "train"
-        trainer = self.trainer
-        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
-        dataset = getattr(self, f"{split}_set")
-        sampler = ShardSampler(len(dataset), train, seed, rank, world_size)
-        batches_done = self._batches_done if train and trainer else lambda: 0
-        if self.on_device:
-            device = trainer.strategy.root_device if trainer else torch.device("cpu")
-            images, labels = self.device_tensors(split)
-            return DeviceBatches(
-                images.to(device),
-                labels.to(device),
-                self.batch_size,
-                sampler,
-                prepare=self.device_prepare,
-                augment=self.device_augment if train else None,
-                batches_done=batches_done,
-            )
+    def batches(
+        self, dataset: Dataset, sampler: ShardSampler, training: bool, batches_done
+    ) -> ResumableLoader:
+        """Batches of ``dataset`` in ``sampler``'s order: a DataLoader whose samples'
+        augmentation is keyed by (seed, epoch, index), starting at ``batches_done()``."""
         return ResumableLoader(
-            KeyedSamples(dataset, seed, training=train),
+            KeyedSamples(dataset, sampler.seed, training=training),
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers,
-            generator=torch.Generator().manual_seed(seed),  # not the global random state
+            generator=torch.Generator().manual_seed(sampler.seed),  # not the global state
             batches_done=batches_done,
         )
+
+    def evaluation_batches(self, split: str):
+        """Every image of ``split`` once, through the evaluation pipeline (no
+        augmentation), as model-ready (images, labels) batches."""
+        return self._loader_of(self.unaugmented(split), training=False)
+
+    def _split_loader(self, split: str):
+        """The loader Lightning uses for ``split``."""
+        return self._loader_of(getattr(self, f"{split}_set"), training=split == "train")
+
+    def _loader_of(self, dataset: Dataset, training: bool):
+        """Batches of ``dataset``: resumable mid-epoch when training, the same number
+        of batches on every DDP process, evaluation images counted once."""
+        trainer = self.trainer
+        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
+        sampler = ShardSampler(len(dataset), training, seed, rank, world_size)
+        batches_done = self._batches_done if training and trainer else lambda: 0
+        return self.batches(dataset, sampler, training, batches_done)
 
     def _batches_done(self) -> int:
         """The training batches of the current epoch the trainer has done (restored from a
         checkpoint when resuming, 0 when an epoch starts)."""
         return self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
 
-    def train_dataloader(self) -> DataLoader | DeviceBatches:
+    def train_dataloader(self):
         return self._split_loader("train")
 
-    def val_dataloader(self) -> DataLoader | DeviceBatches:
+    def val_dataloader(self):
         return self._split_loader("val")
 
-    def test_dataloader(self) -> DataLoader | DeviceBatches:
-        return self._split_loader("test")
+    def test_dataloader(self):
+        """The test split, and with ``train_eval_size`` the fixed training subset."""
+        test = self._split_loader("test")
+        if not self.train_eval_size:
+            return test
+        subset = Subset(self.unaugmented("train"), self.train_eval_indices())
+        return [test, self._loader_of(subset, training=False)]

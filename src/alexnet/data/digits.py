@@ -10,7 +10,7 @@ from alexnet.data.tensor_images import Splits, TensorImagesDataModule
 
 class DigitsDataModule(TensorImagesDataModule):
     """The digits (ink bright on a dark background), upsampled to the model's input size
-    and standardised with the training split's mean and std.
+    per batch and normalised with the training split's statistics.
 
     Args:
         val_fraction, test_fraction: shares of the images held out, stratified by class.
@@ -30,7 +30,8 @@ class DigitsDataModule(TensorImagesDataModule):
 
     def load(self) -> tuple[torch.Tensor, torch.Tensor, list[str], Splits]:
         digits = load_digits()
-        images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+        # 17 grey levels (0–16), stored on the 0–255 scale as every dataset here
+        images = (torch.tensor(digits.images).unsqueeze(1) * 255 / 16).round().to(torch.uint8)
         labels = torch.tensor(digits.target, dtype=torch.long)
         splits = stratified_split(
             digits.target.tolist(), self.val_fraction, self.test_fraction, self.split_seed

@@ -98,6 +98,8 @@ class FashionMNISTDataModule(TensorImagesDataModule):
         if None in paths:
             raise self._missing("not found")
         images, labels = (read_idx(path) for path in paths)
+        if images.dtype != np.uint8 or images.ndim != 3:
+            raise UserError(f"{paths[0]} does not hold 8-bit images (it holds {images.dtype})")
         if len(images) != len(labels):
             raise UserError(f"{paths[0]} and {paths[1]} hold different numbers of items")
         return images, labels
@@ -105,7 +107,7 @@ class FashionMNISTDataModule(TensorImagesDataModule):
     def load(self) -> tuple[torch.Tensor, torch.Tensor, list[str], tuple[list, list, list]]:
         train_images, train_labels = self._read("train")
         test_images, test_labels = self._read("test")
-        images = torch.from_numpy(np.concatenate([train_images, test_images])).float() / 255
+        images = torch.from_numpy(np.concatenate([train_images, test_images]))
         labels = torch.from_numpy(np.concatenate([train_labels, test_labels]).astype(np.int64))
         n_train = len(train_labels)
         train, val = self.holdout(train_labels.tolist(), self.val_size, self.train_size)

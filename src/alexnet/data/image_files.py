@@ -80,12 +80,18 @@ class ImageFilesDataModule(ClassificationDataModule):
                 raise UserError(f"the {name} split of {self.root} has no images")
         if self.preset == "auto":
             self._settle_auto([path for path, _ in train])
+        if self.normalization == "paper":  # the training split's own mean, on 0–255
+            mean, _ = channel_statistics([p for p, _ in train], self.image_size, self.root)
+            self.mean, self.std = self.normalised(mean, self.std)
         recipe = self.preprocessing()
         return (
             ImageFiles(train, train_transform(self.preset, self.image_size, self.mean, self.std)),
             ImageFiles(val, eval_transform(recipe)),
             ImageFiles(test, eval_transform(recipe, self.tta)),
         )
+
+    def train_labels(self) -> list[int]:
+        return [label for _, label in self.train_set.samples]
 
     def _settle_auto(self, train: list[str]) -> None:
         """``preset=auto``: the pipeline from the images' sizes, the training split's

@@ -38,19 +38,24 @@ PRESETS = ("auto", "paper", "modern", "small")
 TTAS = ("center", "ten_crop")
 
 
+def lighting_offsets(alpha: torch.Tensor) -> torch.Tensor:
+    """The paper's PCA colour offsets ``eigvec @ (alpha * eigval)`` for a (B, 3) batch of
+    ``alpha`` draws: (B, 3) RGB offsets on the [0, 1] scale, one per image."""
+    eigval = torch.tensor(IMAGENET_EIGVAL, device=alpha.device)
+    eigvec = torch.tensor(IMAGENET_EIGVEC, device=alpha.device)  # columns: eigenvectors
+    return (alpha * eigval) @ eigvec.T
+
+
 class PCALighting(v2.Transform):
     """The paper's colour augmentation: add ``eigvec @ (alpha * eigval)`` to every pixel
     of an image, with ``alpha ~ N(0, std)`` drawn once per image (float images in [0, 1])."""
 
-    def __init__(self, std: float = 0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC):
+    def __init__(self, std: float = 0.1):
         super().__init__()
         self.std = std
-        self.eigval = torch.tensor(eigval)
-        self.eigvec = torch.tensor(eigvec)  # columns are the eigenvectors
 
     def make_params(self, flat_inputs: list) -> dict:
-        alpha = torch.randn(3) * self.std
-        return {"offset": self.eigvec @ (alpha * self.eigval)}
+        return {"offset": lighting_offsets(torch.randn(1, 3) * self.std)[0]}
 
     def transform(self, inpt, params: dict):
         if not isinstance(inpt, torch.Tensor) or not inpt.is_floating_point():

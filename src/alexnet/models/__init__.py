@@ -2,7 +2,7 @@
 
 from alexnet.models.alexnet import ARCHS, AlexNet
 from alexnet.models.convnet import CifarConvNet
-from alexnet.models.layers import LocalResponseNorm
+from alexnet.models.layers import LocalResponseNorm, ResponseNorm, WithinMapNorm
 from alexnet.models.pretrained import freeze, load_torchvision_weights, load_weights
 from alexnet.models.registry import (
     ModelInfo,
@@ -18,6 +18,8 @@ __all__ = [
     "AlexNet",
     "CifarConvNet",
     "LocalResponseNorm",
+    "ResponseNorm",
+    "WithinMapNorm",
     "ModelInfo",
     "create_model",
     "freeze",

@@ -23,6 +23,20 @@ LRN: the paper divides by ``(k + α·Σa²)^β`` with k=2, n=5, α=1e-4, β=0.75
 over n channels; ``torch.nn.LocalResponseNorm`` (and Caffe) use ``α/n·Σa²``. We keep
 the paper's α and pass ``α·n`` to the averaging layer, so the formula is the paper's.
 
+The paper's constants assume its input scale. It trained on raw pixel values (0–255)
+with the training set's mean subtracted, not on standardised inputs, and k, n, α, β,
+the N(0, 0.01) weights and the biases of 1 were chosen for that scale: conv1's outputs
+are then tens of units, α·Σa² is of the order of k, and the LRN divides strong
+responses more than weak ones. On inputs standardised to std 1 every activation is
+about 60× smaller (ImageNet's pixel std is about 60 on the 0–255 scale), α·Σa² stays
+near 0, the divisor stays at k^β = 1.68 everywhere and the LRN is a constant ×0.59;
+and the biases of 1 swamp the weighted sums instead of nudging them. Use the paper's
+preprocessing (``data.normalization=center``, set by ``experiment=paper``) with these
+constants; with standardised inputs scale α by the variance ratio (α × 255²·σ², about
+3,600× for ImageNet's σ ≈ 0.235 on the [0, 1] scale) and prefer zero biases. The
+``lrn/acting`` metric (alexnet.callbacks.ResponseNormDiagnostics) says whether the
+normalisation acts.
+
 ``arch="torchvision"`` is torchvision.models.alexnet (64-192-384-256-256, no LRN, no
 groups, 224 input) with the same parameter names, so its state_dict loads as is.
 ``arch="mini"`` keeps the 5-conv/3-FC topology with the paper's widths halved,
@@ -38,7 +52,7 @@ from torch import nn
 from torchvision.models import AlexNet_Weights
 
 from alexnet.errors import UserError
-from alexnet.models.layers import LocalResponseNorm
+from alexnet.models.layers import response_norm
 from alexnet.models.registry import ModelInfo, register_model
 
 
@@ -108,7 +122,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "leaky_relu": lambda: nn.LeakyReLU(inplace=True),
 }
 ACTIVATION_TYPES = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU)
-NORMS = ("lrn", "bn", "none")
+NORMS = ("lrn", "lrn_within_map", "bn", "none")
+RESPONSE_NORMS = ("lrn", "lrn_within_map")
 INITS = ("paper", "kaiming", "torch")
 
 
@@ -126,15 +141,21 @@ class AlexNet(nn.Module):
         in_channels: image channels (3 for RGB, 1 for grayscale).
         input_size: the native square input size; the data pipeline resizes to it.
         arch: layout, one of ``paper``, ``torchvision``, ``mini``.
-        norm: ``lrn`` (the paper's places), ``bn`` (after every conv), or ``none``.
+        norm: ``lrn`` (the paper's, across channels, in its places), ``lrn_within_map``
+            (cuda-convnet's ``rnorm`` in the same places: over a ``lrn_size``²
+            window of each map), ``bn`` (after every conv), or ``none``.
         activation: ``relu`` (the paper), ``tanh``, ``gelu``, ``silu``, ``leaky_relu``.
         groups: channel groups of the layers the paper split across GPUs (2 = paper).
         dropout: dropout probability before fc6 and fc7 (0.5 = paper).
-        init: ``paper`` (N(0, 0.01), biases 1 in conv2/4/5 and fc6/7), ``kaiming``,
-            or ``torch`` (PyTorch's defaults, as torchvision).
+        init: ``paper`` (N(0, 0.01), biases ``paper_bias`` in conv2/4/5 and fc6/7, 0
+            elsewhere), ``kaiming``, or ``torch`` (PyTorch's defaults, as torchvision).
+        paper_bias: the bias ``init=paper`` gives conv2/4/5 and fc6/7 (the paper: 1).
         pool_kernel: max-pool window with stride 2: 3 overlaps (paper), 2 does not.
-        width: a factor on every conv layer's kernels (0.5: the paper's one-GPU net with
-            half as many kernels, section 3.5).
+        width: a factor on every conv layer's kernels, or one factor per conv layer.
+            The paper's one-GPU net (section 3.5) is ``[0.5, 0.5, 0.5, 0.5, 1]``: half
+            the kernels, except in the last conv layer ("we did not halve the size of
+            the final convolutional layer (nor the fully-connected layers which
+            follow)"), so that both nets have about as many parameters.
         lrn_size, lrn_alpha, lrn_beta, lrn_k: the paper's n, α (per sum), β, k.
     """
 
@@ -154,7 +175,8 @@ class AlexNet(nn.Module):
         lrn_alpha: float = 1e-4,
         lrn_beta: float = 0.75,
         lrn_k: float = 2.0,
-        width: float = 1.0,
+        width: float | list[float] = 1.0,
+        paper_bias: float = 1.0,
     ):
         super().__init__()
         layout = ARCHS[_choice("arch", arch, ARCHS)]
@@ -169,11 +191,14 @@ class AlexNet(nn.Module):
 
         layers: list[nn.Module] = []
         channels = in_channels
-        if not 0 < width <= 4:
-            raise UserError(f"model.width={width} must be in (0, 4]")
-        for spec in layout.convs:
+        widths = width if isinstance(width, list) else [width] * len(layout.convs)
+        if len(widths) != len(layout.convs) or not all(0 < w <= 4 for w in widths):
+            raise UserError(
+                f"model.width={width} must be a number in (0, 4] or {len(layout.convs)} of them"
+            )
+        for spec, factor in zip(layout.convs, widths, strict=True):
             conv_groups = groups if spec.grouped else 1
-            out_channels = max(round(spec.out_channels * width), conv_groups)
+            out_channels = max(round(spec.out_channels * factor), conv_groups)
             if channels % conv_groups or out_channels % conv_groups:
                 raise UserError(f"model.groups={groups} does not divide {channels} channels")
             conv = nn.Conv2d(
@@ -189,8 +214,8 @@ class AlexNet(nn.Module):
             if norm == "bn":
                 layers.append(nn.BatchNorm2d(out_channels))
             layers.append(act())
-            if norm == "lrn" and spec.lrn:
-                layers.append(LocalResponseNorm(lrn_size, lrn_alpha * lrn_size, lrn_beta, lrn_k))
+            if norm in RESPONSE_NORMS and spec.lrn:
+                layers.append(response_norm(norm, lrn_size, lrn_alpha, lrn_beta, lrn_k))
             if spec.pool:
                 layers.append(nn.MaxPool2d(kernel_size=pool_kernel, stride=2))
             channels = out_channels
@@ -208,7 +233,7 @@ class AlexNet(nn.Module):
             nn.Linear(layout.hidden, num_classes),
         )
         if init == "paper":
-            self._init_paper(layout)
+            self._init_paper(layout, paper_bias)
         elif init == "kaiming":
             self._init_kaiming()
 
@@ -216,10 +241,11 @@ class AlexNet(nn.Module):
         x = self.avgpool(self.features(x))
         return self.classifier(torch.flatten(x, 1))
 
-    def _init_paper(self, layout: Arch) -> None:
-        """Section 5: weights N(0, 0.01); biases 1 in conv2, conv4, conv5 (the layers
-        split across GPUs) and the hidden fully connected layers ("accelerates the
-        early stages of learning by providing the ReLUs with positive inputs"), else 0."""
+    def _init_paper(self, layout: Arch, bias: float) -> None:
+        """Section 5: weights N(0, 0.01); biases 1 (``bias``) in conv2, conv4, conv5
+        (the layers split across GPUs) and the hidden fully connected layers
+        ("accelerates the early stages of learning by providing the ReLUs with positive
+        inputs"), else 0."""
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
         linears = [m for m in self.classifier if isinstance(m, nn.Linear)]
         split = [conv for conv, spec in zip(convs, layout.convs, strict=True) if spec.grouped]
@@ -228,7 +254,7 @@ class AlexNet(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 if m.bias is not None:
-                    nn.init.constant_(m.bias, 1.0 if id(m) in ones else 0.0)
+                    nn.init.constant_(m.bias, bias if id(m) in ones else 0.0)
 
     def _init_kaiming(self) -> None:
         """He et al. 2015 for the convolutions, N(0, 0.01) for the fully connected

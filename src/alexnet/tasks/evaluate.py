@@ -32,8 +32,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     )
     trainer = build_trainer(cfg.trainer, logger=False)
     run = trainer.test if cfg.split == "test" else trainer.validate
-    (metrics,) = run(module, datamodule=datamodule, verbose=False)
-    metrics = {name: float(value) for name, value in metrics.items()}
+    metrics = {
+        name: float(value)
+        for loader in run(module, datamodule=datamodule, verbose=False)
+        for name, value in loader.items()
+    }
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
         report = {

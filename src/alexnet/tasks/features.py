@@ -31,7 +31,7 @@ def extract_features(cfg: DictConfig) -> Path:
     datamodule.setup("fit")
     features, labels = [], []
     with torch.no_grad():
-        for images, targets in datamodule.loader(datamodule.unaugmented(cfg.split)):
+        for images, targets in datamodule.evaluation_batches(cfg.split):
             features.append(extractor(images.to(device))["features"].flatten(1).cpu())
             labels.append(torch.as_tensor(targets))
     saved = {

@@ -172,14 +172,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
-            (tested,) = trainer.test(
+            for tested in trainer.test(  # the test split (and train_eval: the same weights)
                 module,
                 datamodule=datamodule,
                 ckpt_path=best or None,
                 verbose=False,
                 weights_only=True,
-            )
-            metrics.update(tested)
+            ):
+                metrics.update(tested)
         seconds = time.perf_counter() - started
         summarise_run(loggers, headline(metrics, trainer, module, datamodule.batch_size, seconds))
     except Diverged as diverged:
