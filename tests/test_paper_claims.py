@@ -3,7 +3,7 @@ the real IDX format, and the aggregation on run directories written by hand."""
 
 import gzip
 import json
-import math
+import shutil
 import sys
 
 import numpy as np
@@ -15,10 +15,13 @@ from alexnet.data import FashionMNISTDataModule
 from alexnet.data.fashion_mnist import read_idx
 from alexnet.errors import UserError
 from alexnet.models import LocalResponseNorm, create_model
-from conftest import ROOT, compose_config
+from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))
-from aggregate import CLAIMS, aggregate, epochs_to, table  # noqa: E402
+from aggregate import aggregate, compare, tables  # noqa: E402
+from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
+from factors import check_factor  # noqa: E402
+from run_claims import Study, arm_overrides  # noqa: E402
 
 
 def test_the_small_cifar_network_is_cuda_convnets_layout():
@@ -49,15 +52,24 @@ def test_the_papers_biases_of_one_sit_on_conv2_4_5_and_fc6_7(name):
     torch.manual_seed(0)
     kwargs = dict(num_classes=10, norm="lrn", init="paper", groups=2)
     ones, zeros = create_model(name, **kwargs), create_model(name, **kwargs, paper_bias=0.0)
-    layers = [m for m in ones.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    assert [m.bias.unique().tolist() for m in layers] == [[0.0], [1.0], [0.0], [1.0], [1.0], [1.0], [1.0], [0.0]]
-    assert all(m.bias.abs().max() == 0 for m in zeros.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
-    assert layers[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
+    biases = [m.bias.unique().tolist() for m in layers_of(ones)]
+    assert biases == [[0.0], [1.0], [0.0], [1.0], [1.0], [1.0], [1.0], [0.0]]
+    assert all(m.bias.abs().max() == 0 for m in layers_of(zeros))
+    assert layers_of(ones)[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
 
 
-def test_the_small_cifar_networks_paper_init_has_zero_biases():
+def layers_of(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def test_the_small_cifar_networks_paper_init_is_layers_18pct():
+    torch.manual_seed(0)
     net = create_model("cifar_convnet", num_classes=10, init="paper")
-    assert all(m.bias.abs().max() == 0 for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    assert all(m.bias.abs().max() == 0 for m in layers_of(net))
+    stds = [round(m.weight.std().item(), 4) for m in layers_of(net)]
+    assert stds[0] == pytest.approx(1e-4, rel=0.1) and stds[1:] == pytest.approx(
+        [0.01] * 3, rel=0.1
+    )
     tanh = create_model("cifar_convnet", num_classes=10, activation="tanh", norm="none")
     assert not any(isinstance(m, (nn.ReLU, LocalResponseNorm)) for m in tanh.modules())
 
@@ -112,92 +124,162 @@ def test_fashion_mnist_splits_and_sizes(tmp_path):
     assert dm.preprocessing()["channels"] == 1
 
 
-def write_run(job, overrides: list[str], test_acc: float, train_acc: list[float]) -> None:
-    """A run directory as train.py leaves it: overrides, results.json, the CSV log."""
+# ---- the study's machinery, on run directories written by hand -----------------------
+
+
+def write_run(
+    job, seed: int, test_acc: float, train_eval_acc: float = 0.99, steps: list[float] = ()
+) -> None:
+    """A run directory as train.py leaves it: overrides, results.json, the CSV log (the
+    per-step training accuracy ``steps``)."""
     (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
-    (job / "results.json").write_text(json.dumps({"metrics": {"test/acc": test_acc}}))
+    (job / ".hydra" / "overrides.yaml").write_text(f"- seed={seed}\n")
+    metrics = {"test/acc": test_acc, "train_eval/acc": train_eval_acc}
+    (job / "results.json").write_text(json.dumps({"metrics": metrics}))
     (job / "csv").mkdir()
-    rows = ["epoch,step,train/acc,train/loss_epoch,val/acc"]
-    rows += [f"{e},{e},{acc},{1 - acc},{acc}" for e, acc in enumerate(train_acc)]
+    rows = ["epoch,step,train/acc_step,val/acc"]
+    rows += [f"0,{step},{acc}," for step, acc in enumerate(steps)]
+    rows += [f"0,{len(steps)},,{test_acc}"]
     (job / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
 
 
-def test_aggregation_of_a_claim_gives_means_spreads_and_a_verdict(tmp_path):
-    sweep = tmp_path / "lrn"
-    errors = {"lrn": [0.10, 0.11, 0.12], "none": [0.14, 0.15, 0.16], "bn": [0.09, 0.09, 0.09]}
-    job = 0
+TOY = Claim(
+    "A toy claim",
+    (Arm("a", "paper's", ()), Arm("b", "other", ())),
+    frozenset(),
+    "test_error",
+    paper="nothing",
+    differs="",
+    preconditions=("left_chance",),
+)
+
+
+def write_arms(sweep, errors: dict[str, list[float]], **kwargs) -> None:
     for arm, values in errors.items():
         for seed, error in enumerate(values, start=1):
-            write_run(sweep / str(job), [f"model.norm={arm}", f"seed={seed}"], 1 - error, [0.5])
-            job += 1
-    result = aggregate("lrn", CLAIMS["lrn"], sweep, tmp_path)
-    assert result["arms"]["LRN"]["mean"] == pytest.approx(0.11)
-    assert result["arms"]["LRN"]["std"] == pytest.approx(0.01)
-    assert result["arms"]["none"]["seeds"] == 3
-    assert result["verdict"] == "reproduced"  # 4 points apart, spreads of 1 point
-    assert (tmp_path / "lrn.png").is_file()
+            write_run(sweep / arm / str(seed), seed, 1 - error, **kwargs)
 
 
-def test_dropout_also_gets_the_epochs_to_the_validation_accuracy_all_runs_reach(tmp_path):
-    sweep = tmp_path / "dropout"
-    curves = {"0.5": [0.5, 0.7, 0.8], "0.0": [0.6, 0.8, 0.85]}  # train = val here
-    for job, (rate, curve) in enumerate(curves.items()):
-        write_run(sweep / str(job), [f"model.dropout={rate}", "seed=1"], 0.75, curve)
-    result = aggregate("dropout", CLAIMS["dropout"], sweep, tmp_path)
-    also = result["also"]
-    assert also["threshold"] == 0.8  # the lower of the two best val accuracies
-    assert also["arms"]["dropout 0.5"]["mean"] == pytest.approx(3.0)
-    assert also["arms"]["no dropout"]["mean"] == pytest.approx(2.0)
-    assert "Also measured: epochs to 80.0% validation accuracy" in table({"dropout": result})
+def test_a_difference_of_two_standard_errors_with_three_seeds_is_no_verdict(tmp_path):
+    """The old rule (> 2 standard errors) called this "reproduced"; Welch's t-test at its
+    own degrees of freedom (about 4 here) does not: t = 2.45, p = 0.07."""
+    write_arms(tmp_path, {"a": [0.10, 0.11, 0.12], "b": [0.12, 0.13, 0.14]})
+    result = aggregate("toy", TOY, tmp_path, tmp_path)
+    comparison = result["comparison"]
+    assert comparison["df"] == pytest.approx(4.0) and comparison["p"] > 0.05
+    assert comparison["effect"] == pytest.approx(-0.02)
+    assert comparison["low"] < 0 < comparison["high"]  # the interval holds 0
+    assert result["verdict"].startswith("not tested: seeds per arm: 3")
 
 
-def test_boolean_arms_as_hydra_writes_them(tmp_path):
-    """Hydra writes a swept `true,false` as data.augment=True / False."""
-    sweep = tmp_path / "augmentation"
-    for job, value in enumerate(["True", "False"]):
-        write_run(sweep / str(job), [f"data.augment={value}", "seed=1"], 0.8 - job / 10, [0.9])
-    arms = aggregate("augmentation", CLAIMS["augmentation"], sweep, tmp_path)["arms"]
-    assert arms["crops + flips"]["mean"] == pytest.approx(0.2)
-    assert arms["none"]["mean"] == pytest.approx(0.3)
-
-
-def test_epochs_to_a_training_error_interpolates_within_an_epoch():
-    assert epochs_to([0.5, 0.7, 0.9], target=0.8) == pytest.approx(2.5)
-    assert epochs_to([0.9], target=0.8) == pytest.approx(0.8 / 0.9)
-    assert math.isinf(epochs_to([0.5, 0.6], target=0.8))
-
-
-@pytest.mark.parametrize("claim", sorted(CLAIMS))
-def test_every_claim_runs_on_cifar10_unchanged(tmp_path, cifar10_root, claim):
-    """What the paper measured its CIFAR claims on: each claim's experiment, with
-    data=cifar10 and nothing else changed, trains (one batch of each stage)."""
-    from alexnet.tasks.train import train
-
-    cfg = compose_config(
-        tmp_path / "run",
-        f"experiment=claim_{claim}",
-        "data=cifar10",
-        f"data.root={cifar10_root}",
-        "data.val_size=20",  # the fixture holds 100 training images
-        "debug=fast_dev_run",
-        "trainer.enable_progress_bar=false",
+def test_verdicts_from_five_seeds(tmp_path):
+    write_arms(
+        tmp_path / "clear",
+        {"a": [0.10, 0.11, 0.12, 0.10, 0.11], "b": [0.20, 0.21, 0.22, 0.20, 0.21]},
     )
-    assert cfg.data._target_.endswith("CIFAR10DataModule")
-    assert 0 <= train(cfg)["test/acc"] <= 1
+    write_arms(
+        tmp_path / "other",
+        {"a": [0.20, 0.21, 0.22, 0.20, 0.21], "b": [0.10, 0.11, 0.12, 0.10, 0.11]},
+    )
+    write_arms(
+        tmp_path / "same",
+        {"a": [0.10, 0.12, 0.11, 0.13, 0.10], "b": [0.11, 0.10, 0.12, 0.11, 0.13]},
+    )
+    verdicts = {
+        name: aggregate(name, TOY, tmp_path / name, tmp_path)["verdict"]
+        for name in ("clear", "other", "same")
+    }
+    assert verdicts == {
+        "clear": "reproduced",
+        "other": "opposite",
+        "same": "no difference detected",
+    }
+    assert (tmp_path / "clear.png").stat().st_size > 10_000
 
 
-def test_paired_arms_judge_the_per_checkpoint_differences(tmp_path):
-    """Ten patches against the centre patch of the same three checkpoints: each gains
-    0.3–0.5 points while the checkpoints differ by more, so only pairing sees it."""
-    sweep = tmp_path / "ten_crop"
-    for job, centre in enumerate([0.80, 0.83, 0.86]):
-        for tta, gain in (("center", 0.0), ("ten_crop", 0.003 + job / 1000)):
-            run = sweep / str(job) / f"eval_{tta}"
-            (run / ".hydra").mkdir(parents=True)
-            (run / ".hydra" / "overrides.yaml").write_text(f"- tta={tta}\n")
-            metrics = {"metrics": {"test/acc": centre + gain}}
-            (run / "metrics.json").write_text(json.dumps(metrics))
-    result = aggregate("ten_crop", CLAIMS["ten_crop"], sweep, tmp_path)
-    assert result["arms"]["ten patches"]["seeds"] == 3
-    assert result["verdict"] == "reproduced"
+def test_both_arms_at_chance_is_not_tested(tmp_path):
+    """A difference between two networks that learned nothing measures nothing."""
+    write_arms(tmp_path, {"a": [0.89, 0.88, 0.89, 0.9, 0.89], "b": [0.9, 0.9, 0.91, 0.9, 0.9]})
+    result = aggregate("toy", TOY, tmp_path, tmp_path)
+    assert result["verdict"].startswith("not tested: both arms leave chance")
+    assert result["comparison"]["p"] < 0.05  # a "significant" difference, not reported as one
+
+
+def test_the_preconditions_of_overfitting_and_early_learning(tmp_path):
+    overfit = Claim(
+        "o", TOY.arms, frozenset(), "test_error", "lower", "", preconditions=("overfits",)
+    )
+    write_arms(tmp_path / "o", {"a": [0.2] * 5, "b": [0.21] * 5}, train_eval_acc=0.81)
+    assert (
+        "not tested: the other arm overfits: test − training error 2.0%"
+        in (aggregate("o", overfit, tmp_path / "o", tmp_path)["verdict"])
+    )
+    early = Claim(
+        "e",
+        TOY.arms,
+        frozenset(),
+        "early_train_error",
+        "",
+        "",
+        preconditions=("some_arm_learns",),
+    )
+    stuck = [0.1] * 30
+    for arm in "ab":
+        for seed in range(1, 6):
+            write_run(tmp_path / "e" / arm / str(seed), seed, 0.1, steps=stuck)
+    result = aggregate("e", early, tmp_path / "e", tmp_path)
+    assert result["verdict"].startswith("not tested: some arm learns")
+    learning = [0.1 + 0.02 * i for i in range(30)]
+    for seed in range(1, 6):
+        shutil.rmtree(tmp_path / "e" / "b" / str(seed))
+        write_run(tmp_path / "e" / "b" / str(seed), seed, 0.6, steps=learning)
+    result = aggregate("e", early, tmp_path / "e", tmp_path)
+    assert result["verdict"] == "opposite"  # the paper's arm stuck, the other learned
+    assert result["arms"]["paper's"]["early_train_error"] == pytest.approx([0.9] * 5)
+
+
+def test_ratios_are_compared_on_a_log_scale():
+    claim = Claim("r", TOY.arms, frozenset(), "steps_to_train_error", "", "", log_scale=True)
+    comparison = compare(claim, [100, 110, 90, 105, 95], [600, 650, 550, 620, 580])
+    assert comparison["effect"] == pytest.approx(1 / 6, rel=0.05)
+    assert comparison["low"] < comparison["effect"] < comparison["high"] < 1
+
+
+def test_arms_that_differ_in_more_than_the_factor_are_refused():
+    base = ["experiment=claim_lrn", "data=digits"]
+    with pytest.raises(ValueError, match="optimizer.lr"):
+        check_factor(
+            frozenset({"model.norm"}),
+            [[*base, "model.norm=lrn"], [*base, "model.norm=none", "optimizer.lr=0.1"]],
+        )
+    with pytest.raises(ValueError, match="do not differ"):
+        check_factor(frozenset({"model.norm"}), [base, base])
+
+
+@pytest.mark.parametrize("mode", ["full", "quick"])
+def test_every_claims_arms_differ_in_its_factor_alone(mode, tmp_path):
+    """What run_claims.py checks before it trains anything, for every claim."""
+    study = Study(mode, tmp_path, jobs=2)
+    for name, claim in CLAIMS.items():
+        rates = dict(zip((a.name for a in claim.arms), claim.tune_lr, strict=False))
+        arms = arm_overrides(study, name, claim, rates)
+        config = "eval" if claim.paired else "train"
+        if claim.paired:
+            arms = [list(a.overrides) for a in claim.arms]
+        assert set(check_factor(claim.factor, arms[:2], config)) <= claim.factor
+
+
+def test_the_summary_table_says_the_verdict_and_the_interval(tmp_path):
+    write_arms(
+        tmp_path / "toy", {"a": [0.10, 0.11, 0.12, 0.10, 0.11], "b": [0.20, 0.21, 0.22, 0.20, 0.21]}
+    )
+    CLAIMS["toy"] = TOY
+    try:
+        sections, summary = tables({"toy": aggregate("toy", TOY, tmp_path / "toy", tmp_path)})
+    finally:
+        del CLAIMS["toy"]
+    assert (
+        "| A toy claim | nothing | test error: -10.0 [" in summary and "| reproduced |" in summary
+    )
+    assert "Welch's t-test" in sections and "- yes: seeds per arm: 5" in sections
+    assert MODES["full"]["seeds"] >= 5

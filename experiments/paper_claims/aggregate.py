@@ -1,309 +1,373 @@
-"""The paper's claims, aggregated: per claim a table (mean ± std over seeds, the paper's
-figure beside it, a verdict) and a plot (a curve per arm with a band over seeds).
+"""The paper's claims, aggregated: per claim a table (each arm's mean ± std over seeds),
+the effect with its 95% interval and a t-test at the right degrees of freedom (Welch's
+for independent arms, paired for the same checkpoints), the preconditions the verdict
+needs, the verdict, and a plot.
 
     python experiments/paper_claims/aggregate.py RESULTS_DIR [--out experiments/paper_claims]
 
-RESULTS_DIR holds one sweep directory per claim (run_claims.py writes them); each run
-directory is read with the project's report code (alexnet.report).
+RESULTS_DIR holds ``<claim>/<arm>/`` run directories and ``<claim>/factor.json``, as
+run_claims.py writes them.
 """
 
 import argparse
+import csv
 import json
 import math
 import statistics
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import stats
 
 from alexnet.report import Run, find_runs, read_run
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from claims import CLAIMS, SEEDS_NEEDED, Claim  # noqa: E402
 
-@dataclass
-class Claim:
-    """What a claim compares and how its result is judged.
-
-    Args:
-        title: the paper's claim, briefly, with its section.
-        arm_key: the override that tells the arms apart.
-        arms: (override value, label) for each arm; the first is the paper's choice, the
-            second the alternative the paper compares it with (the verdict's pair).
-        metric: ``test_error``, ``epochs_to_train_error``, ``train_test_gap``,
-            ``final_train_error``, ``first_epoch_loss`` or ``ten_crop_error``.
-        paper: the paper's figure, as text.
-        better: ``lower`` when the paper's choice should give the lower value.
-        also: a second metric, measured and shown without a verdict.
-        paired: the arms measure the same runs (checkpoints) in the same order, so the
-            verdict looks at the per-run differences.
-    """
-
-    title: str
-    arm_key: str
-    arms: list[tuple[str, str]]
-    metric: str
-    paper: str
-    better: str = "lower"
-    also: str | None = None
-    paired: bool = False
+WINDOW = 20  # steps in the trailing mean of the per-step training error
+ALPHA = 0.05  # the test's level: 95% intervals
+LRN_ACTING_MIN = 0.10  # the LRN acts: its divisor is off k^β at ≥ 10% of positions
+OVERFIT_MIN = 0.05  # the unregularised arm overfits: test − training error ≥ 5 points
+SHRINK_MAX = 0.80  # decay shrinks the weights: norm ≤ 80% of the undecayed arm's
+CHANCE_ERROR = 0.9  # every dataset of the study has ten classes
 
 
-CLAIMS = {
-    "relu_tanh": Claim(
-        "ReLU trains faster than tanh (3.1)",
-        "model.activation",
-        [("relu", "ReLU"), ("tanh", "tanh")],
-        "epochs_to_train_error",
-        "25% training error on CIFAR-10 six times faster (×6)",
-    ),
-    "lrn": Claim(
-        "Local response normalisation lowers the error (3.3)",
-        "model.norm",
-        [("lrn", "LRN"), ("none", "none"), ("bn", "BatchNorm")],
-        "test_error",
-        "CIFAR-10 four-layer net: 13% → 11% test error; ImageNet −1.4 / −1.2 points",
-    ),
-    "overlapping_pool": Claim(
-        "Overlapping pooling lowers the error (3.4)",
-        "model.pool_kernel",
-        [("3", "3/2 (overlapping)"), ("2", "2/2")],
-        "test_error",
-        "−0.4 / −0.3 points top-1 / top-5 (ImageNet)",
-    ),
-    "two_columns": Claim(
-        "The two-column split beats half the kernels on one GPU (3.2, 3.5)",
-        "arm",
-        [  # the verdict: the split against half the kernels, the paper's comparison
-            ("split", "groups=2, full width"),
-            ("half", "groups=1, half width"),
-            ("one", "groups=1, full width"),
-        ],
-        "test_error",
-        "−1.7 / −1.2 points top-1 / top-5 against half the kernels (ImageNet)",
-    ),
-    "dropout": Claim(
-        "Dropout reduces overfitting (4.2)",
-        "model.dropout",
-        [("0.5", "dropout 0.5"), ("0.0", "no dropout")],
-        "train_test_gap",
-        "without it, substantial overfitting; it roughly doubles the iterations to converge",
-        also="epochs_to_val_accuracy",
-    ),
-    "bias_init": Claim(
-        "Biases of 1 speed up early learning (5)",
-        "model.init",
-        [("paper", "biases 1"), ("paper_zero_bias", "biases 0")],
-        "first_epoch_loss",
-        "“accelerates the early stages of learning”",
-        also="test_error",
-    ),
-    "augmentation": Claim(
-        "Translations and reflections reduce overfitting (4.1)",
-        "data.augment",
-        [("true", "crops + flips"), ("false", "none")],
-        "test_error",
-        "without it, substantial overfitting (PCA colour noise: −1 point top-1 on ImageNet)",
-        also="train_test_gap",
-    ),
-    "ten_crop": Claim(
-        "Ten test patches beat the centre patch (4.1)",
-        "tta",
-        [("ten_crop", "ten patches"), ("center", "centre patch")],
-        "ten_crop_error",
-        "used for every test figure; no separate number in the paper",
-        paired=True,
-    ),
-    "weight_decay": Claim(
-        "Weight decay lowers the training error (5)",
-        "optimizer.weight_decay",
-        [("0.0005", "5e-4"), ("0.0", "0")],
-        "final_train_error",
-        "“not merely a regularizer: it reduces the model's training error”",
+# ---- one run's numbers ----------------------------------------------------------------
+
+
+def test_error(run: Run) -> float:
+    return 1 - run.results["metrics"]["test/acc"]
+
+
+def train_error(run: Run) -> float:
+    """Error on the fixed training subset, eval mode, from the tested checkpoint."""
+    return 1 - run.results["metrics"]["train_eval/acc"]
+
+
+def overfitting(run: Run) -> float:
+    return test_error(run) - train_error(run)
+
+
+def lrn_acting(run: Run) -> float:
+    values = run.curves.get("lrn/acting")
+    return values[-1][1] if values else 0.0
+
+
+def weight_norm(run: Run) -> float:
+    """L2 norm of the tested checkpoint's conv and linear weights."""
+    checkpoint = torch.load(run.results["best_checkpoint"], map_location="cpu", weights_only=True)
+    weights = [
+        t for k, t in checkpoint["state_dict"].items() if k.endswith("weight") and t.ndim > 1
+    ]
+    return float(torch.sqrt(sum((w.double() ** 2).sum() for w in weights)))
+
+
+def step_accuracies(run: Run) -> list[tuple[int, float]]:
+    """(step, the batch's training accuracy) of every logged training step."""
+    path = run.path / "csv" / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [
+            (int(row["step"]), float(row["train/acc_step"]))
+            for row in csv.DictReader(f)
+            if row.get("train/acc_step")
+        ]
+
+
+def step_errors(run: Run) -> list[tuple[int, float]]:
+    """(step, training error of the trailing ``WINDOW`` batches) per training step."""
+    accuracy = step_accuracies(run)
+    return [
+        (step, 1 - statistics.fmean(a for _, a in accuracy[max(0, i - WINDOW + 1) : i + 1]))
+        for i, (step, _) in enumerate(accuracy)
+    ]
+
+
+def early_train_error(run: Run) -> float:
+    """The training error (train mode, per batch) averaged over every step of the run."""
+    errors = [1 - a for _, a in step_accuracies(run)]
+    return statistics.fmean(errors) if errors else math.nan
+
+
+def steps_to(run: Run, threshold: float) -> float:
+    """The first step (counted from 1) whose trailing training error is ≤ threshold."""
+    return next((step + 1 for step, e in step_errors(run) if e <= threshold), math.inf)
+
+
+METRICS: dict[str, tuple[str, Callable]] = {
+    "test_error": ("test error", test_error),
+    "train_error": ("training error (eval mode, fixed subset, same checkpoint)", train_error),
+    "overfitting": ("overfitting: test error − training error (eval mode)", overfitting),
+    "lrn_acting": ("LRN acting (share of positions, last epoch)", lrn_acting),
+    "weight_norm": ("L2 norm of the weights", weight_norm),
+    "steps_to_train_error": ("steps to the training error", steps_to),
+    "early_train_error": (
+        "training error over the first steps (mean per batch)",
+        early_train_error,
     ),
 }
 
 
-def per_epoch(run: Run, name: str) -> list[float]:
-    return [v for _, v in sorted(run.curves.get(name, []))]
+def value(claim: Claim, metric: str, run: Run) -> float:
+    function = METRICS[metric][1]
+    return function(run, claim.threshold) if metric == "steps_to_train_error" else function(run)
 
 
-def value(run: Run, metric: str, threshold: float | None = None) -> float:
-    """One run's number for ``metric``."""
-    if metric == "test_error":
-        return 1 - run.results["metrics"]["test/acc"]
-    if metric == "final_train_error":
-        return 1 - per_epoch(run, "train/acc")[-1]
-    if metric == "train_test_gap":
-        return per_epoch(run, "train/acc")[-1] - run.results["metrics"]["test/acc"]
-    if metric == "first_epoch_loss":
-        return per_epoch(run, "train/loss_epoch")[0]
-    if metric == "epochs_to_train_error":
-        return epochs_to(per_epoch(run, "train/acc"), 1 - threshold)
-    if metric == "epochs_to_val_accuracy":
-        return epochs_to(per_epoch(run, "val/acc"), threshold)
-    if metric == "ten_crop_error":
-        return 1 - run.results["metrics"]["test/acc"]
-    raise ValueError(metric)
+def show(metric: str, number: float) -> str:
+    if not math.isfinite(number):
+        return "never"
+    if metric == "steps_to_train_error":
+        return f"{number:.0f}"
+    if metric == "weight_norm":
+        return f"{number:.2f}"
+    return f"{number:.2%}"
 
 
-def epochs_to(accuracy: list[float], target: float) -> float:
-    """Epochs (interpolated within the epoch) until ``accuracy`` first reaches ``target``."""
-    previous = 0.0
-    for epoch, acc in enumerate(accuracy, start=1):
-        if acc >= target:
-            return epoch - 1 + (target - previous) / max(acc - previous, 1e-9)
-        previous = acc
-    return math.inf
+# ---- preconditions ------------------------------------------------------------------
 
 
-def arm_of(run: Run, claim: Claim) -> str:
-    """The run's value of the claim's override (Hydra writes booleans as True/False)."""
-    return str(run.overrides.get(claim.arm_key, run.results.get("arm", ""))).lower()
+def seeds(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    counts = {arm.label: len(runs.get(arm.name, [])) for arm in claim.arms[:2]}
+    enough = min(counts.values()) >= SEEDS_NEEDED
+    return enough, f"seeds per arm: {min(counts.values())} (a verdict needs {SEEDS_NEEDED})"
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+def left_chance(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    pair = [run for arm in claim.arms[:2] for run in runs.get(arm.name, [])]
+    if not pair:
+        return False, "no runs"
+    worst = min(1 - test_error(run) for run in pair)
+    needed = 2 * (1 - CHANCE_ERROR)
+    return worst >= needed, (
+        f"both arms leave chance: lowest test top-1 {worst:.1%} (needs ≥ {needed:.0%}, "
+        "twice chance)"
+    )
 
 
-def verdict(claim: Claim, groups: dict[str, list[float]]) -> str:
-    """The paper's choice (first arm) against the second: reproduced when the difference
-    goes the paper's way by more than twice its standard error (of the mean difference
-    for paired arms), not reproduced when it goes the other way as clearly,
-    inconclusive otherwise."""
-    (a, _), (b, _) = claim.arms[:2]
-    if not groups.get(a) or not groups.get(b):
-        return "not run"
-    if any(math.isinf(v) for v in groups[a] + groups[b]):
-        return "inconclusive (an arm never reached the threshold)"
-    (ma, sa), (mb, sb) = mean_std(groups[a]), mean_std(groups[b])
-    gain = (mb - ma) if claim.better == "lower" else (ma - mb)
-    error = math.sqrt(sa**2 / len(groups[a]) + sb**2 / len(groups[b]))
-    if claim.paired:  # the same checkpoints measured twice: the differences' spread
-        differences = [y - x for x, y in zip(groups[a], groups[b], strict=True)]
-        error = mean_std(differences)[1] / math.sqrt(len(differences))
-    if gain > 2 * error:
-        return "reproduced"
-    if gain < -2 * error:
-        return "not reproduced (the other way)"
-    return "inconclusive (within the seeds' spread)"
+def reaches_threshold(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    pair = {arm.label: runs.get(arm.name, []) for arm in claim.arms[:2]}
+    missing = [
+        label
+        for label, group in pair.items()
+        if any(math.isinf(steps_to(run, claim.threshold)) for run in group)
+    ]
+    return not missing, (
+        f"every run reaches {claim.threshold:.0%} training error"
+        + (f": not every {' and '.join(missing)} run did" if missing else "")
+    )
 
 
-def threshold_for(runs: list[Run]) -> float:
-    """The training error every run reaches: 25% if all do (the paper's), else the
-    largest of the runs' lowest errors."""
-    lowest = [1 - max(per_epoch(run, "train/acc")) for run in runs]
-    return 0.25 if max(lowest) <= 0.25 else round(max(lowest) + 0.005, 3)
-
-
-def val_threshold_for(runs: list[Run]) -> float:
-    """The validation accuracy every run reaches, rounded down to half a point."""
-    return math.floor(min(max(per_epoch(run, "val/acc")) for run in runs) * 200) / 200
-
-
-def measure(claim: Claim, runs: list[Run], metric: str) -> tuple[dict, dict[str, list[float]]]:
-    """``metric`` per arm (mean, std, seeds), its threshold if it has one, and the
-    values grouped by arm."""
-    threshold = {
-        "epochs_to_train_error": threshold_for,
-        "epochs_to_val_accuracy": val_threshold_for,
-    }.get(metric, lambda _: None)(runs)
-    groups: dict[str, list[float]] = {}
-    for run in runs:
-        groups.setdefault(arm_of(run, claim), []).append(value(run, metric, threshold))
-    arms = {}
-    for key, label in claim.arms:
-        if key in groups:
-            mean, std = mean_std(groups[key])
-            arms[label] = {"mean": mean, "std": std, "seeds": len(groups[key])}
-    return {"metric": metric, "threshold": threshold, "arms": arms}, groups
-
-
-def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
-    # The ten-patch claim compares eval.py's evaluations of the training runs' checkpoints.
-    results = "metrics.json" if claim.metric == "ten_crop_error" else "results.json"
-    runs = [read_run(p, results) for p in find_runs([sweep], results)]
-    measured, groups = measure(claim, runs, claim.metric)
-    result = {
-        "claim": claim.title,
-        **measured,
-        "paper": claim.paper,
-        "verdict": verdict(claim, groups),
+def some_arm_learns(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    """At least one arm leaves chance: its last trailing training error is 10 points
+    or more below chance's 90% (ten classes). (Both at chance compare nothing.)"""
+    final = {
+        arm.label: statistics.fmean(step_errors(r)[-1][1] for r in runs[arm.name])
+        for arm in claim.arms[:2]
+        if runs.get(arm.name) and all(step_errors(r) for r in runs[arm.name])
     }
-    means = [arm["mean"] for arm in measured["arms"].values()]
-    if claim.metric == "epochs_to_train_error" and len(means) >= 2 and means[0] > 0:
-        result["ratio"] = means[1] / means[0]
-    if claim.also:
-        result["also"] = measure(claim, runs, claim.also)[0]
+    best = min(final.values(), default=1.0)
+    shown = ", ".join(f"{label} {error:.0%}" for label, error in final.items())
+    return best <= CHANCE_ERROR - 0.10, (
+        f"some arm learns: last training error (trailing 20 steps) {shown} (one needs ≤ "
+        f"{CHANCE_ERROR - 0.10:.0%})"
+    )
+
+
+def lrn_acts(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    acting = [lrn_acting(run) for run in runs.get(claim.arms[0].name, [])]
+    low = min(acting, default=0.0)
+    return low >= LRN_ACTING_MIN, (
+        f"the LRN acts: its divisor is off k^β at {low:.1%} of positions in the least "
+        f"(needs ≥ {LRN_ACTING_MIN:.0%})"
+    )
+
+
+def overfits(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    gaps = [overfitting(run) for run in runs.get(claim.arms[1].name, [])]
+    mean = statistics.fmean(gaps) if gaps else 0.0
+    return mean >= OVERFIT_MIN, (
+        f"the {claim.arms[1].label} arm overfits: test − training error {mean:.1%} "
+        f"(needs ≥ {OVERFIT_MIN:.0%})"
+    )
+
+
+def decay_shrinks(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    decayed, plain = (
+        statistics.fmean(weight_norm(r) for r in runs.get(arm.name, [])) for arm in claim.arms[:2]
+    )
+    ratio = decayed / plain
+    return ratio <= SHRINK_MAX, (
+        f"decay shrinks the weights: their norm is {ratio:.0%} of the undecayed arm's "
+        f"(needs ≤ {SHRINK_MAX:.0%})"
+    )
+
+
+PRECONDITIONS = {
+    "left_chance": left_chance,
+    "reaches_threshold": reaches_threshold,
+    "some_arm_learns": some_arm_learns,
+    "lrn_acts": lrn_acts,
+    "overfits": overfits,
+    "decay_shrinks": decay_shrinks,
+}
+
+
+# ---- the comparison -----------------------------------------------------------------
+
+
+def compare(claim: Claim, a: list[float], b: list[float]) -> dict:
+    """The paper's arm against the alternative: the effect (a − b, or a / b on a log
+    scale) with its 95% interval and the t-test behind it."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if claim.log_scale:
+        x, y = np.log(x), np.log(y)
     if claim.paired:
-        plot_paired(claim, groups, out / f"{name}.png")
+        test = stats.ttest_rel(x, y)
+        name, effect = "paired t-test", float(np.mean(x - y))
     else:
-        plot(name, claim, runs, out / f"{name}.png", measured["threshold"])
+        test = stats.ttest_ind(x, y, equal_var=False)
+        name, effect = "Welch's t-test", float(np.mean(x) - np.mean(y))
+    low, high = test.confidence_interval(1 - ALPHA)
+    result = {"test": name, "t": float(test.statistic), "df": float(test.df)}
+    result["p"] = float(test.pvalue)
+    if claim.log_scale:
+        effect, low, high = math.exp(effect), math.exp(low), math.exp(high)
+    result.update(effect=effect, low=float(low), high=float(high))
     return result
 
 
-def plot(name: str, claim: Claim, runs: list[Run], path: Path, threshold: float | None) -> None:
-    """Per arm, the mean curve over seeds with a band of ± one std: training error
-    (or loss) and validation error per epoch."""
+def verdict(claim: Claim, checks: list[tuple[bool, str]], comparison: dict | None) -> str:
+    failed = [text for ok, text in checks if not ok]
+    if failed:
+        return "not tested: " + "; ".join(failed)
+    if comparison is None or not math.isfinite(comparison["p"]):
+        return "no difference detected"
+    if comparison["p"] >= ALPHA:
+        return "no difference detected"
+    neutral = 1.0 if claim.log_scale else 0.0
+    paper_way = (
+        comparison["effect"] < neutral
+        if claim.better == "lower"
+        else (comparison["effect"] > neutral)
+    )
+    return "reproduced" if paper_way else "opposite"
+
+
+def seed_of(run: Run) -> str:
+    return str(run.overrides.get("seed", run.path.name))
+
+
+def read_arms(claim: Claim, sweep: Path) -> dict[str, list[Run]]:
+    """The runs of each arm, in seed order (evaluations: eval.py's metrics.json)."""
+    results = "metrics.json" if claim.paired else "results.json"
+    return {
+        arm.name: sorted(
+            (read_run(p, results) for p in find_runs([sweep / arm.name], results)), key=seed_of
+        )
+        for arm in claim.arms
+        if (sweep / arm.name).is_dir()
+    }
+
+
+def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
+    runs = read_arms(claim, sweep)
+    metrics = (claim.metric, *claim.also)
+    arms = {
+        arm.label: {
+            metric: [value(claim, metric, run) for run in runs.get(arm.name, [])]
+            for metric in metrics
+        }
+        for arm in claim.arms
+        if runs.get(arm.name)
+    }
+    checks = [seeds(claim, runs)] + [PRECONDITIONS[p](claim, runs) for p in claim.preconditions]
+    pair = [arms.get(arm.label, {}).get(claim.metric, []) for arm in claim.arms[:2]]
+    comparable = all(len(v) >= 2 and all(math.isfinite(x) for x in v) for v in pair)
+    comparison = compare(claim, *pair) if comparable else None
+    factor_file = sweep / "factor.json"
+    result = {
+        "claim": claim.title,
+        "metric": claim.metric,
+        "threshold": claim.threshold,
+        "paper": claim.paper,
+        "differs": claim.differs,
+        "factor": json.loads(factor_file.read_text()) if factor_file.is_file() else None,
+        "arms": arms,
+        "comparison": comparison,
+        "preconditions": [{"ok": ok, "text": text} for ok, text in checks],
+        "verdict": verdict(claim, checks, comparison),
+    }
+    if claim.paired:
+        plot_paired(claim, arms, out / f"{name}.png")
+    else:
+        plot(claim, runs, out / f"{name}.png")
+    return result
+
+
+# ---- plots --------------------------------------------------------------------------
+
+
+def _band(ax, xs: list, curves: list[list[float]], label: str) -> None:
+    """The mean of ``curves`` and a band of ± one std around it."""
+    values = np.asarray(curves)
+    means = values.mean(axis=0)
+    spread = values.std(axis=0, ddof=1) if len(curves) > 1 else np.zeros_like(means)
+    ax.plot(xs, means, label=f"{label} ({len(curves)} seeds)")
+    ax.fill_between(xs, means - spread, means + spread, alpha=0.2)
+
+
+def plot(claim: Claim, runs: dict[str, list[Run]], path: Path) -> None:
+    """Per arm, mean ± std over seeds: training error per step (a trailing mean over
+    20 steps, train mode) and validation error per epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    train_metric = "train/loss_epoch" if claim.metric == "first_epoch_loss" else "train/acc"
-    for key, label in claim.arms:
-        members = [r for r in runs if arm_of(r, claim) == key]
-        for ax, metric in zip(axes, (train_metric, "val/acc"), strict=True):
-            curves = [per_epoch(r, metric) for r in members if per_epoch(r, metric)]
-            if not curves:
-                continue
-            length = min(len(c) for c in curves)
-            values = [
-                [c[i] if "loss" in metric else 1 - c[i] for c in curves] for i in range(length)
-            ]
-            means = [statistics.fmean(v) for v in values]
-            spreads = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
-            epochs = range(1, length + 1)
-            ax.plot(epochs, means, marker="o", label=f"{label} ({len(curves)} seeds)")
-            ax.fill_between(
-                epochs,
-                [m - s for m, s in zip(means, spreads, strict=True)],
-                [m + s for m, s in zip(means, spreads, strict=True)],
-                alpha=0.2,
-            )
-    if threshold is not None:
-        axes[0].axhline(threshold, color="grey", linestyle="--", label=f"{threshold:.1%}")
-    axes[0].set(title="training " + ("loss" if "loss" in train_metric else "error"), xlabel="epoch")
-    axes[1].set(title="validation error", xlabel="epoch")
-    for ax in axes:
+    fig, (steps_ax, epochs_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for arm in claim.arms:
+        group = runs.get(arm.name, [])
+        per_step = [step_errors(run) for run in group]
+        if per_step and all(per_step):
+            length = min(len(c) for c in per_step)
+            xs = [s for s, _ in per_step[0][:length]]
+            _band(steps_ax, xs, [[e for _, e in c[:length]] for c in per_step], arm.label)
+        per_epoch = [[1 - v for _, v in run.curves.get("val/acc", [])] for run in group]
+        if per_epoch and all(per_epoch):
+            length = min(len(c) for c in per_epoch)
+            _band(epochs_ax, list(range(1, length + 1)), [c[:length] for c in per_epoch], arm.label)
+    if claim.threshold is not None:
+        steps_ax.axhline(claim.threshold, color="grey", linestyle="--")
+    steps_ax.set(title="training error (trailing 20 steps)", xlabel="step")
+    epochs_ax.set(title="validation error", xlabel="epoch")
+    for ax in (steps_ax, epochs_ax):
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a claim without per-step data has none
+            ax.legend(fontsize=8)
     fig.suptitle(claim.title)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
-def arm_rows(measured: dict) -> list[str]:
-    lines = ["| arm | mean ± std | seeds |", "| --- | --- | --- |"]
-    metric = measured["metric"]
-    for label, a in measured["arms"].items():
-        spread = f"{show(metric, a['mean'])} ± {show(metric, a['std'])}"
-        lines.append(f"| {label} | {spread} | {a['seeds']} |")
-    return lines
-
-
-def plot_paired(claim: Claim, groups: dict[str, list[float]], path: Path) -> None:
-    """Paired arms (no curves: evaluations of the same checkpoints): each checkpoint's
-    error under each arm, a line joining its pair."""
+def plot_paired(claim: Claim, arms: dict[str, dict], path: Path) -> None:
+    """Each checkpoint's error under each arm, a line joining its pair."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    labels = [label for key, label in claim.arms if key in groups]
-    columns = [groups[key] for key, _ in claim.arms if key in groups]
-    for run, errors in enumerate(zip(*columns, strict=True), start=1):
-        ax.plot(range(len(errors)), errors, marker="o", label=f"checkpoint {run}")
+    labels = list(arms)
+    columns = [arms[label][claim.metric] for label in labels]
+    for number, errors in enumerate(zip(*columns, strict=True), start=1):
+        ax.plot(range(len(errors)), errors, marker="o", label=f"checkpoint {number}")
     ax.set_xticks(range(len(labels)), labels)
-    ax.set(title=claim.title, ylabel="test error")
+    ax.set(title=claim.title, ylabel=METRICS[claim.metric][0])
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -311,43 +375,90 @@ def plot_paired(claim: Claim, groups: dict[str, list[float]], path: Path) -> Non
     plt.close(fig)
 
 
-def table(results: dict[str, dict]) -> str:
-    lines = []
-    for name, r in results.items():
-        lines += [f"### {r['claim']}", "", f"Metric: {describe(r)}. Paper: {r['paper']}.", ""]
-        lines += arm_rows(r)
-        if "ratio" in r:
-            lines.append(f"| ratio (second arm / first) | ×{r['ratio']:.2f} | |")
-        if "also" in r:
-            lines += ["", f"Also measured: {describe(r['also'])}.", "", *arm_rows(r["also"])]
-        lines += ["", f"Verdict: **{r['verdict']}**.", "", f"![{name}]({name}.png)", ""]
-    return "\n".join(lines)
+# ---- tables -------------------------------------------------------------------------
 
 
-def describe(result: dict) -> str:
-    return {
-        "epochs_to_val_accuracy": f"epochs to {result.get('threshold') or 0:.1%} validation "
-        "accuracy (the highest every run reaches)",
-        "test_error": "test error",
-        "final_train_error": "training error of the last epoch",
-        "train_test_gap": "last epoch's training accuracy minus test accuracy",
-        "first_epoch_loss": "mean training loss of the first epoch",
-        "epochs_to_train_error": f"epochs to {result.get('threshold') or 0:.1%} training error",
-        "ten_crop_error": "test error of the same checkpoints",
-    }[result["metric"]]
+def effect_text(claim: Claim, result: dict) -> str:
+    c = result["comparison"]
+    if c is None:
+        return "no comparison (fewer than 2 finite values per arm)"
+    first, second = (arm.label for arm in claim.arms[:2])
+    metric = claim.metric
+    if claim.log_scale:
+        size = f"{first} / {second}: ×{c['effect']:.2f}, 95% CI [×{c['low']:.2f}, ×{c['high']:.2f}]"
+    else:
+        scale = "points" if metric != "weight_norm" else ""
+        size = (
+            f"{first} − {second}: {c['effect'] * 100:+.2f} {scale}, 95% CI "
+            f"[{c['low'] * 100:+.2f}, {c['high'] * 100:+.2f}]"
+        )
+    return f"{size}; {c['test']}, t = {c['t']:.2f}, df = {c['df']:.1f}, p = {c['p']:.3g}"
 
 
-def show(metric: str, number: float) -> str:
-    if metric.startswith("epochs_to") or metric == "first_epoch_loss":
-        return f"{number:.2f}"
-    return f"{number:.2%}"
+def claim_section(name: str, claim: Claim, result: dict) -> list[str]:
+    metrics = [claim.metric, *claim.also]
+    description = METRICS[claim.metric][0]
+    if claim.threshold is not None:
+        description += f" {claim.threshold:.0%}"
+    lines = [f"### {claim.title}", "", f"Paper: {claim.paper}.", ""]
+    lines += [f"Here: {claim.differs}.", "", f"Metric: {description}."]
+    factor = result["factor"]
+    if factor:
+        pair, every = (
+            "; ".join(f"`{k}`: {' | '.join(map(str, v))}" for k, v in factor[part].items())
+            for part in ("pair", "all")
+        )
+        lines += ["", f"The verdict's arms differ in (checked on the composed configs): {pair}."]
+        if len(claim.arms) > 2:
+            lines += [f"All arms: {every}."]
+    header = ["arm", *(METRICS[m][0] for m in metrics), "seeds"]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for label, values in result["arms"].items():
+        cells = []
+        for m in metrics:
+            v = [x for x in values[m] if math.isfinite(x)]
+            missing = len(values[m]) - len(v)
+            spread = statistics.stdev(v) if len(v) > 1 else 0.0
+            cell = f"{show(m, statistics.fmean(v))} ± {show(m, spread)}" if v else "never"
+            cells.append(cell + (f" ({missing} never)" if missing and v else ""))
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(values[claim.metric])} |")
+    lines += ["", f"Effect: {effect_text(claim, result)}.", "", "Preconditions:", ""]
+    lines += [f"- {'yes' if p['ok'] else '**no**'}: {p['text']}" for p in result["preconditions"]]
+    lines += ["", f"Verdict: **{result['verdict']}**.", "", f"![{name}]({name}.png)", ""]
+    return lines
 
 
-def main() -> None:
+def summary_row(claim: Claim, result: dict) -> str:
+    c = result["comparison"]
+    effect = "–"
+    if c is not None:
+        effect = (
+            f"×{c['effect']:.2f} [{c['low']:.2f}, {c['high']:.2f}]"
+            if claim.log_scale
+            else f"{c['effect'] * 100:+.1f} [{c['low'] * 100:+.1f}, {c['high'] * 100:+.1f}] pts"
+        )
+    measured = f"{METRICS[claim.metric][0]}: {effect}"
+    return f"| {claim.title} | {claim.paper} | {measured} | {result['verdict']} |"
+
+
+def tables(results: dict[str, dict]) -> tuple[str, str]:
+    """(the per-claim sections, the one-line-per-claim summary)."""
+    sections: list[str] = []
+    rows = [
+        "| claim (section) | paper | here: effect, 95% CI (paper's arm vs the other) | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, result in results.items():
+        sections += claim_section(name, CLAIMS[name], result)
+        rows.append(summary_row(CLAIMS[name], result))
+    return "\n".join(sections), "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     out = args.out or args.results
     out.mkdir(parents=True, exist_ok=True)
     results = {
@@ -356,8 +467,10 @@ def main() -> None:
         if (args.results / name).is_dir()
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    (out / "results.md").write_text(table(results))
-    print(table(results))
+    sections, summary = tables(results)
+    (out / "results.md").write_text(sections)
+    (out / "summary.md").write_text(summary)
+    print(summary)
 
 
 if __name__ == "__main__":

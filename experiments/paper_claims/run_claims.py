@@ -1,77 +1,139 @@
-"""Run the paper-claims study: one Hydra multirun per claim (configs/experiment/claim_*),
-then the aggregation into tables and plots.
+"""Run the paper-claims study: for each claim, check that its arms differ only in the
+claimed factor, train every arm with several seeds (configs/experiment/claim_*), then
+aggregate into tables and plots with verdicts (aggregate.py).
 
-    python experiments/paper_claims/run_claims.py                     # the study (Fashion-MNIST)
-    python experiments/paper_claims/run_claims.py --mode quick        # on digits, minutes
+    python experiments/paper_claims/run_claims.py                   # the study (Fashion-MNIST)
+    python experiments/paper_claims/run_claims.py --mode quick      # on digits, minutes
+    python experiments/paper_claims/run_claims.py --mode gpu        # full size: CIFAR-10, a GPU
     python experiments/paper_claims/run_claims.py --claims lrn dropout --out /tmp/claims
 
-``full``: Fashion-MNIST (Debian's dataset-fashion-mnist: `make data`), 10,000 training
-images, 2,000 for validation, the official 10,000 test images, 8 epochs, 3 seeds; the
-ten-crop claim trains on the PNG folders of out_of_the_box/make_folders.py. ``quick``:
-the digits, 2 epochs: checks the machinery, not the science.
+``full``: Fashion-MNIST (Debian's dataset-fashion-mnist: `make data`), 2,000 validation
+and the official 10,000 test images, each claim's own training set and epochs, 5 seeds,
+two runs at a time on one thread each. ``quick``: the digits, 2 epochs, 2 seeds: checks
+the machinery (every verdict is "not tested"). ``gpu``: CIFAR-10 (downloaded), on the
+device, longer schedules, one run at a time.
 """
 
 import argparse
+import json
+import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from aggregate import CLAIMS  # noqa: E402
 from aggregate import main as aggregate_main  # noqa: E402
+from aggregate import read_arms, steps_to  # noqa: E402
+from claims import CLAIMS, MODES, Claim  # noqa: E402
+from factors import check_factor  # noqa: E402
 
-MODES = {
-    "full": {
-        "data": ["data=fashion_mnist", "data.train_size=10000", "data.val_size=2000"],
-        "epochs": 8,
-        "folder": "fashion",
-    },
-    "quick": {"data": ["data=digits"], "epochs": 2, "folder": "digits"},
-}
+HYDRA_LOCK = threading.Lock()  # Hydra's compose API is global state: one thread at a time
 
 
-def run(command: list[str], log: Path) -> None:
-    started = time.perf_counter()
-    with open(log, "w") as out:
-        done = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    print(f"  {time.perf_counter() - started:5.0f} s  {' '.join(command[2:])}", flush=True)
-    if done.returncode != 0:
-        raise SystemExit(f"failed (status {done.returncode}); see {log}")
+class Study:
+    """Where the study writes, how it runs its commands, what it prints."""
+
+    def __init__(self, mode: str, out: Path, jobs: int):
+        self.mode, self.settings, self.out = mode, MODES[mode], out
+        self.env = {**os.environ, "OMP_NUM_THREADS": str(max((os.cpu_count() or 1) // jobs, 1))}
+
+    def run(self, command: list[str], log: Path) -> None:
+        started = time.perf_counter()
+        with open(log, "w") as output:
+            done = subprocess.run(
+                command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=self.env
+            )
+        took = time.perf_counter() - started
+        print(f"  {took:5.0f} s  {log.stem}", flush=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{log.stem} failed (status {done.returncode}); see {log}")
+
+    def overrides(self, name: str, claim: Claim) -> list[str]:
+        """The claim's shared overrides in this mode (before its arms')."""
+        own = {"full": claim.full, "gpu": claim.gpu}.get(self.mode, ())
+        data = self.settings["data"]
+        if name == "ten_crop":
+            folder = self.out / "folders" / self.settings["folder"]
+            data = (f"data.root={folder}", "data.num_workers=0")
+            own = own if self.mode == "full" else ("trainer.max_epochs=2",)
+        return [f"experiment=claim_{name}", *data, *own]
+
+    def train(self, name: str, claim: Claim, arm: str, overrides: list[str], seeds: str) -> Path:
+        sweep = self.out / name / arm
+        command = [sys.executable, "train.py", "-m", *overrides, f"seed={seeds}"]
+        self.run([*command, f"hydra.sweep.dir={sweep}"], self.out / f"{name}.{arm}.log")
+        return sweep
+
+    def seeds(self) -> str:
+        return ",".join(str(s) for s in range(1, self.settings["seeds"] + 1))
 
 
-def train_claim(name: str, mode: dict, out: Path, folders: Path) -> None:
-    sweep = out / name
-    data = mode["data"]
-    if name == "ten_crop":
-        data = [f"data.root={folders / mode['folder']}", "data.preset=paper"]
-    command = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "-m",
-        f"experiment=claim_{name}",
-        *data,
-        f"trainer.max_epochs={mode['epochs']}",
-        f"hydra.sweep.dir={sweep}",
+def best_rates(study: Study, name: str, claim: Claim) -> dict[str, float]:
+    """Each arm's learning rate of ``claim.tune_lr`` that reaches the threshold in the
+    fewest steps (on seed 0, a seed the comparison does not use)."""
+    grid = ",".join(str(lr) for lr in claim.tune_lr)
+    base = study.overrides(name, claim)
+    for arm in claim.arms:
+        study.train(
+            name, claim, f"grid/{arm.name}", [*base, *arm.overrides, f"optimizer.lr={grid}"], "0"
+        )
+    rates = {}
+    for arm, runs in read_arms(claim, study.out / name / "grid").items():
+        rates[arm] = float(
+            min(runs, key=lambda r: steps_to(r, claim.threshold)).overrides["optimizer.lr"]
+        )
+    print(f"  {name}: learning rates {rates}", flush=True)
+    return rates
+
+
+def arm_overrides(study: Study, name: str, claim: Claim, rates: dict) -> list[list[str]]:
+    base = study.overrides(name, claim)
+    return [
+        [*base, *arm.overrides, *([f"optimizer.lr={rates[arm.name]}"] if arm.name in rates else [])]
+        for arm in claim.arms
     ]
-    run(command, out / f"{name}.log")
-    if name == "ten_crop":
-        for job in sorted(p for p in sweep.iterdir() if (p / "results.json").is_file()):
-            best = job / "checkpoints" / "last.ckpt"
-            for tta in ("center", "ten_crop"):
-                target = job / f"eval_{tta}"
-                run(
-                    [
-                        sys.executable,
-                        str(ROOT / "eval.py"),
-                        f"ckpt_path={best}",
-                        f"tta={tta}",
-                        f"hydra.run.dir={target}",
-                    ],
-                    out / f"{name}_{job.name}_{tta}.log",
-                )
+
+
+def checked(study: Study, name: str, claim: Claim, arms: list[list[str]]) -> None:
+    """Refuse to run arms that differ in more than the claimed factor; note what they
+    differ in (``factor.json``)."""
+    if claim.paired:  # evaluations of the same checkpoints: eval.py's configs
+        arms, config = [list(a.overrides) for a in claim.arms], "eval"
+    else:
+        config = "train"
+    with HYDRA_LOCK:
+        differing = {
+            "pair": check_factor(claim.factor, arms[:2], config),
+            "all": check_factor(claim.factor, arms, config),
+        }
+    (study.out / name).mkdir(parents=True, exist_ok=True)
+    (study.out / name / "factor.json").write_text(json.dumps(differing, indent=1))
+    shown = "; ".join(f"{k}: {' | '.join(map(str, v))}" for k, v in differing["pair"].items())
+    print(f"  {name}: the verdict's arms differ in {shown}", flush=True)
+
+
+def run_claim(study: Study, name: str) -> None:
+    claim = CLAIMS[name]
+    rates = best_rates(study, name, claim) if claim.tune_lr and study.mode != "quick" else {}
+    arms = arm_overrides(study, name, claim, rates)
+    checked(study, name, claim, arms)
+    if not claim.paired:
+        for arm, overrides in zip(claim.arms, arms, strict=True):
+            study.train(name, claim, arm.name, overrides, study.seeds())
+        return
+    trained = study.train(name, claim, "train", study.overrides(name, claim), study.seeds())
+    checkpoints = ",".join(str(p) for p in sorted(trained.glob("*/checkpoints/last.ckpt")))
+    for arm in claim.arms:
+        evaluate = [sys.executable, "eval.py", "-m", f"ckpt_path={checkpoints}", *arm.overrides]
+        study.run(
+            [*evaluate, f"hydra.sweep.dir={study.out / name / arm.name}"],
+            study.out / f"{name}.{arm.name}.log",
+        )
 
 
 def main() -> None:
@@ -79,27 +141,27 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="full")
     parser.add_argument("--claims", nargs="+", choices=CLAIMS, default=list(CLAIMS))
     parser.add_argument("--out", type=Path, default=None, help="default: /tmp/claims_<mode>")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="runs at a time (default: 2, gpu: 1)"
+    )
     args = parser.parse_args()
-    mode = MODES[args.mode]
+    jobs = args.jobs or (1 if args.mode == "gpu" else 2)
     out = args.out or Path(f"/tmp/claims_{args.mode}")
     out.mkdir(parents=True, exist_ok=True)
-    folders = out / "folders"
-    if "ten_crop" in args.claims and not (folders / mode["folder"]).is_dir():
-        what = ["--only", "digits"] if args.mode == "quick" else []
-        run(
-            [
-                sys.executable,
-                str(ROOT / "experiments/benchmarks/out_of_the_box/make_folders.py"),
-                str(folders),
-                *what,
-            ],
-            out / "folders.log",
+    study = Study(args.mode, out, jobs)
+    claims = [c for c in args.claims if args.mode != "gpu" or CLAIMS[c].gpu]
+    folder = study.settings["folder"]
+    if "ten_crop" in claims and not (out / "folders" / folder).is_dir():
+        make = ROOT / "experiments/benchmarks/out_of_the_box/make_folders.py"
+        study.run(
+            [sys.executable, str(make), str(out / "folders"), "--only", folder], out / "folders.log"
         )
-    for name in args.claims:
-        print(f"{name}:", flush=True)
-        train_claim(name, mode, out, folders)
-    sys.argv = [sys.argv[0], str(out), "--out", str(out / "report")]
-    aggregate_main()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        for finished in pool.map(lambda name: run_claim(study, name), claims):
+            del finished
+    print(f"study: {time.perf_counter() - started:.0f} s, results in {out}", flush=True)
+    aggregate_main([str(out), "--out", str(out / "report")])
 
 
 if __name__ == "__main__":

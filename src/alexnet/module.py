@@ -38,9 +38,10 @@ class ClassifierModule(L.LightningModule):
 
     Logs ``{train,val,test}/loss``, ``{train,val,test}/acc``, ``{val,test}/acc_top5``,
     ``val/acc_best`` and each training batch's ``train/acc_step``; a second test loader
-    (the DataModule's ``train_eval_size``) is logged as ``train_eval/*``. ``optimizer`` and ``scheduler`` are factories (Hydra
-    ``_partial_`` configs); ``class_names`` name the classes in figures. ``compile``
-    (True or a torch.compile backend name) and ``channels_last`` are opt-in speed-ups.
+    (the DataModule's ``train_eval_size``) is logged as ``train_eval/*``. ``optimizer``
+    and ``scheduler`` are factories (Hydra ``_partial_`` configs); ``class_names`` name
+    the classes in figures. ``compile`` (True or a torch.compile backend name) and
+    ``channels_last`` are opt-in speed-ups.
     A non-finite loss, gradient or weight raises :class:`Diverged` (after skipping at
     most ``max_nonfinite_steps`` steps whose loss is not finite).
     """

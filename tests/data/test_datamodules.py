@@ -64,7 +64,9 @@ def test_cifar10_reads_the_pickled_batches(cifar10_root):
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (80, 20, 20)
     assert dm.class_names == CIFAR_CLASSES
-    train, val = ({image.numpy().tobytes() for image in s.tensors[0]} for s in (dm.train_set, dm.val_set))
+    train, val = (
+        {image.numpy().tobytes() for image in s.tensors[0]} for s in (dm.train_set, dm.val_set)
+    )
     assert len(train) == 80 and len(val) == 20 and not train & val  # noise: all distinct
     images, labels = next(iter(dm.train_dataloader()))
     assert images.shape == (8, 3, 32, 32) and images.dtype == torch.float32

@@ -73,9 +73,7 @@ class CIFAR10DataModule(TensorImagesDataModule):
     def load(self) -> tuple[torch.Tensor, torch.Tensor, list[str], Splits]:
         train, test = self._dataset(True), self._dataset(False)
         if not 0 < self.val_size < len(train):
-            raise UserError(
-                f"data.val_size={self.val_size} must be between 1 and {len(train) - 1}"
-            )
+            raise UserError(f"data.val_size={self.val_size} must be between 1 and {len(train) - 1}")
         pixels = np.concatenate([train.data, test.data])  # (N, 32, 32, 3) uint8
         images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
         labels = torch.tensor(train.targets + test.targets)

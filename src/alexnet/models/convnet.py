@@ -39,7 +39,8 @@ class CifarConvNet(nn.Module):
     norm: ``lrn`` (the paper's, after the pools of conv1 and conv2), ``lrn_within_map``
         (cuda-convnet's, in the same places), ``bn`` (after every conv) or ``none``.
     pool_kernel: 3 (overlapping, stride 2) or 2 (not overlapping).
-    init: ``paper`` (N(0, 0.01) weights, zero biases) or ``torch`` (PyTorch's defaults).
+    init: ``paper`` (layers-18pct's: weights N(0, 1e-4) in conv1, N(0, 0.01) elsewhere,
+        zero biases; for inputs on the paper's 0–255 scale) or ``torch`` (PyTorch's).
     lrn_size, lrn_alpha, lrn_beta, lrn_k: the paper's n, α (per sum), β, k.
     """
 
@@ -84,10 +85,10 @@ class CifarConvNet(nn.Module):
             side = (side + 2 * pad - pool_kernel) // 2 + 1
         self.classifier = nn.Linear(channels * side * side, num_classes)
         if init == "paper":
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.normal_(m.weight, 0.0, 0.01)
-                    nn.init.zeros_(m.bias)
+            layers = [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+            for i, m in enumerate(layers):
+                nn.init.normal_(m.weight, 0.0, 1e-4 if i == 0 else 0.01)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         return self.classifier(self.features(x).flatten(1))
