@@ -21,7 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +35,8 @@ from claims import CLAIMS, MODES, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
 
 HYDRA_LOCK = threading.Lock()  # Hydra's compose API is global state: one thread at a time
+#: The claims whose arms take longest (full mode), started first to balance the workers.
+LONGEST = ["bias_init", "dropout", "two_columns", "lrn", "weight_decay", "overlapping_pool"]
 
 
 class Study:
@@ -118,6 +122,8 @@ def checked(study: Study, name: str, claim: Claim, arms: list[list[str]]) -> Non
 
 
 def run_claim(study: Study, name: str) -> None:
+    """A claim whose steps depend on each other: the learning-rate grid before the arms,
+    or the training before the evaluations of its checkpoints."""
     claim = CLAIMS[name]
     rates = best_rates(study, name, claim) if claim.tune_lr and study.mode != "quick" else {}
     arms = arm_overrides(study, name, claim, rates)
@@ -130,10 +136,29 @@ def run_claim(study: Study, name: str) -> None:
     checkpoints = ",".join(str(p) for p in sorted(trained.glob("*/checkpoints/last.ckpt")))
     for arm in claim.arms:
         evaluate = [sys.executable, "eval.py", "-m", f"ckpt_path={checkpoints}", *arm.overrides]
-        study.run(
-            [*evaluate, f"hydra.sweep.dir={study.out / name / arm.name}"],
-            study.out / f"{name}.{arm.name}.log",
-        )
+        where = f"hydra.sweep.dir={study.out / name / arm.name}"
+        study.run([*evaluate, where], study.out / f"{name}.{arm.name}.log")
+
+
+def tasks(study: Study, names: list[str]) -> list[Callable[[], None]]:
+    """The study as independent tasks, longest first: a whole claim where its steps
+    depend on each other, else one task per arm (its factor checked first)."""
+    whole, per_arm = [], []
+    for name in names:
+        claim = CLAIMS[name]
+        if claim.paired or claim.tune_lr:
+            whole.append(partial(run_claim, study, name))
+            continue
+        arms = arm_overrides(study, name, claim, {})
+        checked(study, name, claim, arms)
+        per_arm += [
+            (
+                LONGEST.index(name) if name in LONGEST else len(LONGEST),
+                partial(study.train, name, claim, arm.name, overrides, study.seeds()),
+            )
+            for arm, overrides in zip(claim.arms, arms, strict=True)
+        ]
+    return whole + [task for _, task in sorted(per_arm, key=lambda pair: pair[0])]
 
 
 def main() -> None:
@@ -158,7 +183,7 @@ def main() -> None:
         )
     started = time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:
-        for finished in pool.map(lambda name: run_claim(study, name), claims):
+        for finished in pool.map(lambda task: task(), tasks(study, claims)):
             del finished
     print(f"study: {time.perf_counter() - started:.0f} s, results in {out}", flush=True)
     aggregate_main([str(out), "--out", str(out / "report")])

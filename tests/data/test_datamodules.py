@@ -1,6 +1,5 @@
 import pytest
 import torch
-from PIL import Image
 
 from alexnet.data import CIFAR10DataModule, DigitsDataModule
 from alexnet.data.splits import stratified_split

@@ -53,8 +53,8 @@ class ClassificationDataModule(L.LightningDataModule):
             constants and initialisation were set for; see alexnet.models.alexnet).
             Either way it is part of the checkpoint's preprocessing (``paper`` is a
             std of 1/255 there), so eval, predict and export apply it.
-        train_eval_size: also test this many training images (a fixed stratified
-            subset) without augmentation, in eval mode, from the tested checkpoint:
+        train_eval_size: also test about this many training images (a fixed stratified
+            subset, rounded per class) without augmentation, in eval mode, from the tested checkpoint:
             ``train_eval/acc`` and ``train_eval/loss`` (0: not).
     """
 

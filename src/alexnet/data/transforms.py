@@ -10,8 +10,9 @@ or (``tta="ten_crop"``) the four corner and central patches and their reflection
 ``modern``: RandomResizedCrop, flip, RandAugment for training; resize and centre
 crop for evaluation.
 
-``small`` (CIFAR's): resize to the crop, a random crop of the image padded by an eighth
-of its side, flip; evaluation resizes only. For images up to about 64 pixels, which
+``small`` (CIFAR's): resize to the crop, a random crop of the image extended by an eighth
+of its side with copies of its edge pixels (no frame of a value the image lacks), flip;
+evaluation resizes only. For images up to about 64 pixels, which
 RandomResizedCrop and RandAugment, built for photos, would mostly destroy.
 
 ``auto`` (the default of image_folder) picks ``small`` or ``modern`` from the images'
@@ -94,7 +95,7 @@ def train_transform(preset: str, crop: int, mean=IMAGENET_MEAN, std=IMAGENET_STD
             [
                 v2.Resize(crop, antialias=True),
                 v2.CenterCrop(crop),
-                v2.RandomCrop(crop, padding=crop // 8),
+                v2.RandomCrop(crop, padding=crop // 8, padding_mode="edge"),  # no frame
                 v2.RandomHorizontalFlip(),
                 *_to_normalised_tensor(),
                 normalise,
