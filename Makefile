@@ -6,7 +6,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-gpu test-all bench bench-gpu claims report data lint format clean
+.PHONY: help install train test test-gpu test-all bench bench-gpu gpu-wheels gpu-check claims report data lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,18 @@ test-gpu: $(STAMP) ## on a GPU machine: the GPU tests (see ../shared/GPU.md for 
 bench-gpu: $(STAMP) ## on a GPU machine: throughput, MFU and the on-device epoch on CUDA
 	$(BIN)/python experiments/benchmarks/gpu_throughput/bench_gpu.py
 	$(BIN)/python experiments/benchmarks/small_dataset_epoch/bench_small_epoch.py  # on the GPU when there is one
+
+# The packages a lent GPU machine (Python 3.12, no network, see ../shared/GPU.md) lacks,
+# as wheels in .whl/ for experiments/gpu_check/gpu_check.sh to install there.
+GPU_WHEELS := hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 \
+	pydantic==2.14.4 annotated-types==0.8.0 typing-inspection==0.4.5
+gpu-wheels: $(STAMP) ## here: build the wheels a GPU machine without network needs (.whl/)
+	$(BIN)/pip wheel -q --no-deps -w .whl $(GPU_WHEELS)
+	$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp --platform manylinux_2_17_x86_64 -d .whl pydantic-core==2.50.5
+
+gpu-check: ## on a GPU machine: every GPU path and benchmark, logs in $$OUT (at most 8 min)
+	bash experiments/gpu_check/gpu_check.sh
 
 test-all: $(STAMP) ## run every test, the slow ones too
 	$(BIN)/python -m pytest $(ARGS)

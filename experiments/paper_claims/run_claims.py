@@ -70,7 +70,8 @@ class Study:
     def train(self, name: str, claim: Claim, arm: str, overrides: list[str], seeds: str) -> Path:
         sweep = self.out / name / arm
         command = [sys.executable, "train.py", "-m", *overrides, f"seed={seeds}"]
-        self.run([*command, f"hydra.sweep.dir={sweep}"], self.out / f"{name}.{arm}.log")
+        log = self.out / f"{name}.{arm.replace('/', '.')}.log"
+        self.run([*command, f"hydra.sweep.dir={sweep}"], log)
         return sweep
 
     def seeds(self) -> str:
