@@ -31,7 +31,7 @@ def test_piped_output_is_plain_lines(tmp_path):
     assert re.search(r"^epoch 2/2 val loss [\d.]+ val top-1 [\d.]+% best [\d.]+%$", out, re.M)
     assert re.search(r"^test\s+[\d.]+%\s+[\d.]+%\s+[\d.]+%\s+[\d.]+%\s+[\d.]+$", out, re.M)
     logged = result.stderr  # Lightning's messages, the model summary among them
-    assert "val_metrics" not in logged and "net.features" in logged  # the net's layers only
+    assert "eval_metrics" not in logged and "net.features" in logged  # the net's layers only
 
 
 def test_a_terminal_gets_the_rich_display(tmp_path):

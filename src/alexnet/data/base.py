@@ -54,8 +54,8 @@ class ClassificationDataModule(L.LightningDataModule):
             Either way it is part of the checkpoint's preprocessing (``paper`` is a
             std of 1/255 there), so eval, predict and export apply it.
         train_eval_size: also test about this many training images (a fixed stratified
-            subset, rounded per class) without augmentation, in eval mode, from the tested checkpoint:
-            ``train_eval/acc`` and ``train_eval/loss`` (0: not).
+            subset, rounded per class) without augmentation, in eval mode, from the
+            tested checkpoint: ``train_eval/acc`` and ``train_eval/loss`` (0: not).
     """
 
     #: num_workers when the config leaves it unset; in-memory datasets override with 0.
@@ -158,7 +158,7 @@ class ClassificationDataModule(L.LightningDataModule):
 
     def train_eval_indices(self) -> list[int]:
         """The training images that ``train_eval_size`` tests: a fixed stratified
-        subset (the same for every run with this split seed)."""
+        subset (the same in every run of the same training split)."""
         labels = self.train_labels()
         if self.train_eval_size >= len(labels):
             return list(range(len(labels)))
