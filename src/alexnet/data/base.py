@@ -2,7 +2,7 @@
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import lightning as L
 import torch
@@ -170,8 +170,12 @@ class ClassificationDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     def batches(
-        self, dataset: Dataset, sampler: ShardSampler, training: bool, batches_done
-    ) -> ResumableLoader:
+        self,
+        dataset: Dataset,
+        sampler: ShardSampler,
+        training: bool,
+        batches_done: Callable[[], int],
+    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``dataset`` in ``sampler``'s order: a DataLoader whose samples'
         augmentation is keyed by (seed, epoch, index), starting at ``batches_done()``."""
         return ResumableLoader(
@@ -185,16 +189,18 @@ class ClassificationDataModule(L.LightningDataModule):
             batches_done=batches_done,
         )
 
-    def evaluation_batches(self, split: str):
+    def evaluation_batches(self, split: str) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         """Every image of ``split`` once, through the evaluation pipeline (no
         augmentation), as model-ready (images, labels) batches."""
         return self._loader_of(self.unaugmented(split), training=False)
 
-    def _split_loader(self, split: str):
+    def _split_loader(self, split: str) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         """The loader Lightning uses for ``split``."""
         return self._loader_of(getattr(self, f"{split}_set"), training=split == "train")
 
-    def _loader_of(self, dataset: Dataset, training: bool):
+    def _loader_of(
+        self, dataset: Dataset, training: bool
+    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``dataset``: resumable mid-epoch when training, the same number
         of batches on every DDP process, evaluation images counted once."""
         trainer = self.trainer

@@ -3,6 +3,8 @@ at their native size, and brought to the model's size per batch, on the training
 device. Fashion-MNIST at the paper's 227 px would be 70,000 × 227² float32 values,
 14 GB; natively it is 55 MB, and a batch of 128 at 227 px is 26 MB."""
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset, TensorDataset
@@ -93,8 +95,13 @@ class TensorImagesDataModule(ClassificationDataModule):
         return getattr(self, f"{split}_set")  # augmentation is the pipeline's, by batch
 
     def batches(
-        self, dataset: Dataset, sampler: ShardSampler, training: bool, batches_done
+        self,
+        dataset: Dataset,
+        sampler: ShardSampler,
+        training: bool,
+        batches_done: Callable[[], int],
     ) -> DeviceBatches:
+        """Batches sliced from the split's tensors, prepared on the training device."""
         trainer = self.trainer
         device = trainer.strategy.root_device if trainer else torch.device("cpu")
         images, labels = split_tensors(dataset)
