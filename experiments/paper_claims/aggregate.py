@@ -316,7 +316,7 @@ def _band(ax, xs: list, curves: list[list[float]], label: str) -> None:
     values = np.asarray(curves)
     means = values.mean(axis=0)
     spread = values.std(axis=0, ddof=1) if len(curves) > 1 else np.zeros_like(means)
-    ax.plot(xs, means, label=f"{label} ({len(curves)} seeds)")
+    ax.plot(xs, means, marker="o" if len(xs) < 30 else None, label=f"{label} ({len(curves)} seeds)")
     ax.fill_between(xs, means - spread, means + spread, alpha=0.2)
 
 
