@@ -13,7 +13,7 @@ from fixtures import NO_NETWORK
         (["data.batch_size=0"], "error: data.batch_size=0 must be a positive integer"),
         (["model=resnet"], "Available options in 'model': alexnet alexnet_bn"),
         (["data=imagenet21k"], "Could not find 'data/imagenet21k'"),
-        (["model.norm=group"], "error: model.norm='group' is not one of lrn, bn, none"),
+        (["model.norm=group"], "error: model.norm='group' is not one of lrn, lrn_within_map, bn, none"),
         (["trainer.max_epoch=2"], "Could not override 'trainer.max_epoch'"),
         (["data=cifar10", "data.root=missing"], "Download https://www.cs.toronto.edu/"),
         (["data=image_folder"], "data.root has no value: add data.root=... to the command"),

@@ -256,7 +256,8 @@ def test_arms_that_differ_in_more_than_the_factor_are_refused():
         check_factor(frozenset({"model.norm"}), [base, base])
 
 
-@pytest.mark.parametrize("mode", ["full", "quick", "gpu"])
+# (ids without "gpu": a test whose keywords hold "gpu" is skipped without CUDA)
+@pytest.mark.parametrize("mode", ["full", "quick", "gpu"], ids=["full", "quick", "cuda-mode"])
 def test_every_claims_arms_differ_in_its_factor_alone(mode, tmp_path):
     """What run_claims.py checks before it trains anything, for every claim of each mode
     (the gpu mode's commands are composed, not run)."""
