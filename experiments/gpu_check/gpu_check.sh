@@ -30,7 +30,8 @@ part() {
     printf '%-14s exit %-3s %4ss  %s\n' "$name" "$status" "$took" "$*" | tee -a "$summary"
 }
 
-if [ -d .whl ]; then  # the packages the GPU machine lacks (make gpu-wheels)
+# The packages a GPU machine without network lacks (make gpu-wheels), where they are missing.
+if [ -d .whl ] && ! "$PYTHON" -c "import hydra, pydantic, alexnet" 2>/dev/null; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site \
         .whl/*.whl . >"$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
     export PYTHONPATH=/tmp/site
