@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from torch.utils.data import DataLoader
-from torchvision import datasets
 from torchvision.transforms import v2
 
 import alexnet  # noqa: F401  (config resolvers)
 from alexnet.data import CIFAR10DataModule
+from alexnet.data.cifar10 import CIFAR10Folder
 from alexnet.data.on_device import DeviceBatches
 from alexnet.data.sampling import ShardSampler
 from alexnet.models import create_model
@@ -56,7 +56,7 @@ def torchvision_loader(root: Path, workers: int) -> DataLoader:
             v2.Normalize([0.49, 0.48, 0.45], [0.25, 0.24, 0.26]),
         ]
     )
-    dataset = datasets.CIFAR10(str(root), train=True, transform=augment)
+    dataset = CIFAR10Folder(str(root), train=True, transform=augment)  # torchvision's, no MD5
     return DataLoader(
         dataset,
         batch_size=BATCH,
