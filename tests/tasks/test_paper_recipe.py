@@ -128,11 +128,12 @@ def test_the_papers_network_on_fashion_mnist_fits_in_memory(tmp_path):
         "logger=csv",
         f"hydra.run.dir={tmp_path / 'run'}",
     ]
+    # the peak resident memory of train.py alone: a wrapper's only child
     measure = (
-        "import resource, runpy, sys\n"
-        f"sys.argv = ['train.py', *{command!r}]\n"
-        "try:\n    runpy.run_path('train.py', run_name='__main__')\n"
-        "finally:\n    print('peak kB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "import resource, subprocess, sys\n"
+        f"done = subprocess.run([sys.executable, 'train.py', *{command!r}])\n"
+        "print('peak kB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(done.returncode)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", measure], cwd=ROOT, capture_output=True, text=True, timeout=900
