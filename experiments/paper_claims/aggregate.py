@@ -395,13 +395,16 @@ def effect_text(claim: Claim, result: dict) -> str:
     return f"{size}; {c['test']}, t = {c['t']:.2f}, df = {c['df']:.1f}, p = {c['p']:.3g}"
 
 
+def describe(claim: Claim) -> str:
+    """The claim's metric in words (with its threshold, if it has one)."""
+    description = METRICS[claim.metric][0]
+    return f"{description} {claim.threshold:.0%}" if claim.threshold is not None else description
+
+
 def claim_section(name: str, claim: Claim, result: dict) -> list[str]:
     metrics = [claim.metric, *claim.also]
-    description = METRICS[claim.metric][0]
-    if claim.threshold is not None:
-        description += f" {claim.threshold:.0%}"
     lines = [f"### {claim.title}", "", f"Paper: {claim.paper}.", ""]
-    lines += [f"Here: {claim.differs}.", "", f"Metric: {description}."]
+    lines += [f"Here: {claim.differs}.", "", f"Metric: {describe(claim)}."]
     factor = result["factor"]
     if factor:
         pair, every = (
@@ -437,7 +440,7 @@ def summary_row(claim: Claim, result: dict) -> str:
             if claim.log_scale
             else f"{c['effect'] * 100:+.1f} [{c['low'] * 100:+.1f}, {c['high'] * 100:+.1f}] pts"
         )
-    measured = f"{METRICS[claim.metric][0]}: {effect}"
+    measured = f"{describe(claim)}: {effect}"
     return f"| {claim.title} | {claim.paper} | {measured} | {result['verdict']} |"
 
 
