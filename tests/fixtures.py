@@ -1,6 +1,7 @@
 """Small datasets written in each dataset's real on-disk format, and a W&B log reader."""
 
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +61,27 @@ def write_cifar10(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
     return root
 
 
-def read_wandb_log(run_dir: Path) -> list:
+def read_wandb_log(run_dir: Path, wait_s: float = 60.0) -> list:
     """The records of a run's ``run-<id>.wandb`` file (a LevelDB-style log of protobuf
     ``Record`` messages after a 7-byte W&B header). wandb ships no Python reader for it
-    any more, so this is the reader, written from the format."""
+    any more, so this is the reader, written from the format. wandb's service process
+    may still be writing the log's tail when the run's process has returned, so this
+    reads again until the log holds its exit record and ends on a whole record."""
+    (path,) = Path(run_dir).glob("run-*.wandb")
+    deadline = time.monotonic() + wait_s
+    while True:
+        records = _whole_records(path.read_bytes())
+        if records is not None and any(r.HasField("exit") for r in records):
+            return records
+        assert time.monotonic() < deadline, f"{path} is still incomplete after {wait_s} s"
+        time.sleep(0.2)
+
+
+def _whole_records(data: bytes) -> list | None:
+    """The log's records, or None when its last chunk is not yet written in full."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    (path,) = Path(run_dir).glob("run-*.wandb")
-    data, block = path.read_bytes(), 32768
+    block = 32768
     assert data[:4] == b":W&B", "not a W&B transaction log"
     records, pending, pos = [], b"", 7
     while pos + 7 <= len(data):
@@ -77,6 +91,8 @@ def read_wandb_log(run_dir: Path) -> list:
         length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
         if kind == 0:
             break
+        if pos + 7 + length > len(data):
+            return None
         pending += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # FULL or LAST: a whole record
@@ -84,7 +100,7 @@ def read_wandb_log(run_dir: Path) -> list:
             record.ParseFromString(pending)
             records.append(record)
             pending = b""
-    return records
+    return None if pending else records
 
 
 def write_image(path: Path, size=(48, 40), mode: str = "RGB", seed: int = 0) -> Path:

@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=640)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--train-batch", type=int, default=32, help="for the model's rate")
     args = parser.parse_args()
     pipelines = {
         "paper train (224 crop, flip, PCA lighting)": train_transform("paper", 224),
@@ -86,8 +87,11 @@ def main() -> None:
                 ours = images_per_second(ImageFiles(samples, transform), workers, args.repeats)
                 plain = images_per_second(ImageFolder(str(root), transform), workers, args.repeats)
                 print(f"| {name} | {workers} | {ours:.0f} | {plain:.0f} | {ours / plain:.2f} |")
-    rate = training_images_per_second()
-    print(f"\nFor scale, the paper's network trains at {rate:.0f} img/s here (227×227, batch 32).")
+    rate = training_images_per_second(batch=args.train_batch)
+    print(
+        f"\nFor scale, the paper's network trains at {rate:.0f} img/s here "
+        f"(227×227, batch {args.train_batch})."
+    )
 
 
 if __name__ == "__main__":

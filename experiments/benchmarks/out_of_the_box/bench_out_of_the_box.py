@@ -12,6 +12,7 @@ folders, and the digits as folders), in one run on one machine:
 Wall time is measured around each command, start-up included.
 
     python experiments/benchmarks/out_of_the_box/bench_out_of_the_box.py [--work DIR]
+        [--epochs 5] [--only digits]
 """
 
 import argparse
@@ -37,7 +38,7 @@ def timed(command: list[str], cwd: Path) -> tuple[float, str]:
     return time.perf_counter() - started, result.stdout
 
 
-def ours(tree: Path, work: Path) -> dict:
+def ours(tree: Path, work: Path, epochs: int) -> dict:
     run_dir = work / f"ours_{tree.name}"
     command = [
         sys.executable,
@@ -45,7 +46,7 @@ def ours(tree: Path, work: Path) -> dict:
         "data=image_folder",
         f"data.root={tree}",
         "model=alexnet_mini",
-        f"trainer.max_epochs={EPOCHS}",
+        f"trainer.max_epochs={epochs}",
         f"hydra.run.dir={run_dir}",
     ]
     seconds, _ = timed(command, work)
@@ -53,8 +54,8 @@ def ours(tree: Path, work: Path) -> dict:
     return {"test_top1": results["metrics"]["test/acc"], "seconds": seconds}
 
 
-def plain(tree: Path, work: Path) -> dict:
-    command = [sys.executable, str(HERE / "plain_pytorch.py"), str(tree), "--epochs", str(EPOCHS)]
+def plain(tree: Path, work: Path, epochs: int) -> dict:
+    command = [sys.executable, str(HERE / "plain_pytorch.py"), str(tree), "--epochs", str(epochs)]
     seconds, out = timed(command, work)
     return {"test_top1": json.loads(out.strip().splitlines()[-1])["test_top1"], "seconds": seconds}
 
@@ -62,14 +63,21 @@ def plain(tree: Path, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=None, help="folder for the data and runs")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--only", choices=("fashion", "digits"), default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="out_of_the_box_"))
     work.mkdir(parents=True, exist_ok=True)
-    if not (work / "fashion").is_dir():
-        timed([sys.executable, str(HERE / "make_folders.py"), str(work)], work)
+    trees = [args.only] if args.only else ["fashion", "digits"]
+    for tree in trees:
+        if not (work / tree).is_dir():
+            timed([sys.executable, str(HERE / "make_folders.py"), str(work), "--only", tree], work)
     rows = {}
-    for tree in ("fashion", "digits"):
-        rows[tree] = {"ours": ours(work / tree, work), "plain": plain(work / tree, work)}
+    for tree in trees:
+        rows[tree] = {
+            "ours": ours(work / tree, work, args.epochs),
+            "plain": plain(work / tree, work, args.epochs),
+        }
     print(f"{date.today()}, {platform.node()}, {platform.processor() or platform.machine()}")
     print("| data | command | test top-1 | wall time |")
     print("| --- | --- | --- | --- |")

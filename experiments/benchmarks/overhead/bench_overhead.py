@@ -15,10 +15,9 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
-from torch.utils.data import DataLoader
 
 import alexnet  # noqa: F401  (config resolvers)
-from alexnet.build import build_datamodule, build_net
+from alexnet.build import build_datamodule, build_net, settle_class_count
 from alexnet.tasks.train import train
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -37,6 +36,7 @@ def config(run_dir: Path, steps: int, *extra: str):
         "scheduler=none",
         "callbacks=none",
         "test=false",
+        "label_smoothing=0.0",  # the plain loop uses plain cross-entropy
         f"seed={SEED}",
         "trainer.accelerator=cpu",
         f"+trainer.max_steps={steps}",
@@ -68,28 +68,31 @@ def lightning_losses(steps: int) -> list[float]:
 
 
 def plain_run(steps: int) -> tuple[float, list[float]]:
-    """The loop a PyTorch user would write for the same job."""
+    """The loop a PyTorch user would write for the same job: the digits resized and
+    normalised once, reshuffled each epoch as the task's sampler does (seed + epoch)."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(Path(tmp), steps)
     start = time.perf_counter()
     L.seed_everything(SEED, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
+    settle_class_count(cfg, datamodule)
     model, _ = build_net(cfg.model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    datamodule.setup("fit")
-    loader = DataLoader(datamodule.train_set, batch_size=BATCH, shuffle=True)
+    raw, labels = datamodule.train_set.tensors
+    images = datamodule.pipeline(raw, None)
     model.train()
-    losses, step = [], 0
-    while step < steps:
-        for images, targets in loader:
-            loss = F.cross_entropy(model(images), targets)
+    losses, epoch = [], 0
+    while len(losses) < steps:
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SEED + epoch))
+        for batch in order.split(BATCH):
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            step += 1
-            if step == steps:
+            if len(losses) == steps:
                 break
+        epoch += 1
     return time.perf_counter() - start, losses
 
 
