@@ -22,8 +22,8 @@ install: $(STAMP) ## create .venv and install the package with its dev tools
 train: $(STAMP) ## run train.py (the offline default); overrides in ARGS="model=alexnet_bn ..."
 	$(BIN)/python train.py $(ARGS)
 
-test: $(STAMP) ## run the fast tests (what CI runs)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+test: $(STAMP) ## the fast tests, one process per core (about 4 minutes on 2 cores)
+	$(BIN)/python -m pytest -m "not slow" -n auto $(ARGS)
 
 test-gpu: $(STAMP) ## on a GPU machine: the GPU tests (see ../shared/GPU.md for a lent one)
 	$(BIN)/python -m pytest -m gpu $(ARGS)
@@ -44,8 +44,8 @@ gpu-wheels: $(STAMP) ## here: build the wheels a GPU machine without network nee
 gpu-check: ## on a GPU machine: every GPU path and benchmark, logs in $$OUT (at most 8 min)
 	bash experiments/gpu_check/gpu_check.sh
 
-test-all: $(STAMP) ## run every test, the slow ones too
-	$(BIN)/python -m pytest $(ARGS)
+test-all: test ## every test: the fast ones, then the slow real-process ones (DDP, signals, sweeps, PostgreSQL, benchmarks)
+	$(BIN)/python -m pytest -m slow $(ARGS)
 
 bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~10 min on 2 cores)
 	$(BIN)/python experiments/benchmarks/overhead/bench_overhead.py --steps 100

@@ -15,6 +15,16 @@ CONFIG_DIR = ROOT / "configs"
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers next to the tests
 
 
+def pytest_configure(config):
+    """A worker of `make test`'s ``-n auto`` (pytest-xdist) gets one core: one thread for
+    torch here and in the processes the tests start, instead of every worker taking all."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` need a CUDA device; without one they are skipped, saying so."""
     import torch

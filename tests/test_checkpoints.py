@@ -118,7 +118,9 @@ def test_every_task_refuses_every_crafted_checkpoint(crafted, kind, entry, tmp_p
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize(  # one in `make test`, every one in `make test-all`
+    "entry", [e if e == "eval" else pytest.param(e, marks=pytest.mark.slow) for e in ENTRY_POINTS]
+)
 def test_every_entry_point_refuses_a_pickle_in_one_line(crafted, entry, tmp_path):
     files, marker, data = crafted
     _, config_name, overrides = entry_point_configs(tmp_path, files["pickle_runs_code"], data)[
@@ -152,6 +154,7 @@ def old_format(ckpt: Path, path: Path, data_root: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_old_checkpoints_are_refused_with_the_command_that_converts_them(trained, tmp_path):
     ckpt, data = trained
     old = old_format(ckpt, tmp_path / "old.ckpt", data[0].split("=", 1)[1])
@@ -191,6 +194,7 @@ def test_mismatched_weights_are_reported_by_name(trained, tmp_path):
     assert "missing: classifier.1.bias" in message and "unexpected: extra.weight" in message
 
 
+@pytest.mark.slow
 def test_torchvision_alexnet_loads_a_trained_alexnet_torchvision_checkpoint(tmp_path):
     """Both ways: torchvision's state_dict into alexnet_torchvision (see
     tests/models), and a checkpoint of ours into torchvision.models.alexnet() with the

@@ -5,32 +5,57 @@ import pytest
 from conftest import error_line, run_script
 from fixtures import NO_NETWORK
 
+SLOW = pytest.mark.slow  # the cases `make test` leaves to `make test-all`
+
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["optimizer.lr=-0.1"], "error: optimizer: Invalid learning rate: -0.1"),
-        (["data.batch_size=0"], "error: data.batch_size=0 must be a positive integer"),
-        (["model=resnet"], "Available options in 'model': alexnet alexnet_bn"),
-        (["data=imagenet21k"], "Could not find 'data/imagenet21k'"),
-        (["model.norm=group"], "error: model.norm='group' is not one of lrn, lrn_within_map, bn, none"),
-        (["trainer.max_epoch=2"], "Could not override 'trainer.max_epoch'"),
-        (["data=cifar10", "data.root=missing"], "Download https://www.cs.toronto.edu/"),
-        (["data=image_folder"], "data.root has no value: add data.root=... to the command"),
-        (["data=caltech101", "data.root=missing"], "caltech101/101_ObjectCategories"),
-        (["debug=limit", "data.batch_size=512"], "Please increase the `limit_train_batches`"),
-    ],
-    ids=[
-        "lr",
-        "batch_size",
-        "model",
-        "data",
-        "norm",
-        "typo",
-        "offline-cifar10",
-        "mandatory",
-        "offline-caltech101",
-        "lightning-setting",
+        pytest.param(
+            ["optimizer.lr=-0.1"], "error: optimizer: Invalid learning rate: -0.1", id="lr"
+        ),
+        pytest.param(
+            ["data.batch_size=0"],
+            "error: data.batch_size=0 must be a positive integer",
+            id="batch_size",
+            marks=SLOW,
+        ),
+        pytest.param(
+            ["model=resnet"], "Available options in 'model': alexnet alexnet_bn", id="model"
+        ),
+        pytest.param(
+            ["data=imagenet21k"], "Could not find 'data/imagenet21k'", id="data", marks=SLOW
+        ),
+        pytest.param(
+            ["model.norm=group"],
+            "error: model.norm='group' is not one of lrn, lrn_within_map, bn, none",
+            id="norm",
+            marks=SLOW,
+        ),
+        pytest.param(["trainer.max_epoch=2"], "Could not override 'trainer.max_epoch'", id="typo"),
+        pytest.param(
+            ["data=cifar10", "data.root=missing"],
+            "Download https://www.cs.toronto.edu/",
+            id="offline-cifar10",
+        ),
+        pytest.param(
+            ["data=image_folder"],
+            "data.root has no value: add data.root=... to the command",
+            id="mandatory",
+            marks=SLOW,
+        ),
+        pytest.param(
+            ["data=caltech101", "data.root=missing"],
+            "caltech101/101_ObjectCategories",
+            id="offline-caltech101",
+            marks=SLOW,
+        ),
+        pytest.param(
+            ["debug=limit", "data.batch_size=512"],
+            "Please increase the `limit_train_batches`",
+            id="lightning-setting",
+            marks=SLOW,
+        ),
     ],
 )
 def test_user_errors_exit_2_with_one_line(overrides, message, tmp_path):

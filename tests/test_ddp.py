@@ -12,6 +12,7 @@ from conftest import ROOT, free_port, run_script
 from fixtures import read_wandb_log
 
 
+@pytest.mark.slow
 def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
     """On-device data with a test split of 275 images, odd: one process gets a padding
     duplicate, which must not count (the metrics equal a single process's)."""
@@ -55,6 +56,7 @@ def test_ddp_cpu_trains_checkpoints_and_evaluates_in_one_run_dir(tmp_path):
     assert metrics["test/loss"] == pytest.approx(results["metrics"]["test/loss"], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_ddp_in_a_multirun_sweep_points_to_ddp_spawn(tmp_path):
     result = run_script(
         "train.py", "-m", "trainer=ddp_cpu", "seed=1,2", "debug=fast_dev_run", cwd=tmp_path
@@ -68,6 +70,7 @@ def test_ddp_in_a_multirun_sweep_points_to_ddp_spawn(tmp_path):
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow
 def test_two_torchrun_nodes_train_as_one_two_process_run(tmp_path):
     """`trainer=ddp_cpu` as two "nodes" (two torchrun agents, --nnodes=2, rendezvous on
     127.0.0.1): node 1 trains with node 0 (their weights equal a single-node 2-process

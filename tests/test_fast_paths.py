@@ -92,6 +92,7 @@ def final_weights(run_dir) -> dict:
     return {k: v for k, v in state.items() if k.startswith("net.")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["alexnet", "alexnet_bn", "alexnet_mini", "alexnet_torchvision"])
 def test_deterministic_mode_repeats_exactly(model, tmp_path):
     runs = []

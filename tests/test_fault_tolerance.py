@@ -62,6 +62,7 @@ def max_abs_difference(a: Path, b: Path) -> float:
     return max((first[k].double() - second[k].double()).abs().max().item() for k in first)
 
 
+@pytest.mark.slow
 def test_kill_9_at_a_random_step_and_resume_gives_identical_weights(tmp_path):
     """Mid-epoch, not only on an epoch boundary: the order, the augmentation and the
     dropout draws continue as if nothing happened, and the CSV log has every step once."""
@@ -125,6 +126,7 @@ class NoisyTensors(TensorDataset):
         return x + torch.rand(1), y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_writes_a_checkpoint_and_exits_with_its_status(tmp_path, signum, status):
     run_dir = tmp_path / "run"
@@ -140,6 +142,7 @@ def test_a_signal_writes_a_checkpoint_and_exits_with_its_status(tmp_path, signum
     assert f"step {saved['global_step']};" in line[0]  # the checkpoint is the stopping step
 
 
+@pytest.mark.slow
 def test_slurm_requeue_on_sigterm_and_the_requeued_job_resumes(tmp_path):
     """The signal path of a SLURM job, run here: scontrol is a stand-in that records
     its arguments; the requeued job is the same command in the same run directory."""
@@ -164,6 +167,7 @@ def test_slurm_requeue_on_sigterm_and_the_requeued_job_resumes(tmp_path):
     assert resume["checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_at_once_and_keeps_its_good_checkpoints(tmp_path):
     """The learning rate jumps ×1e10 after the first epoch: the loss turns non-finite."""
     result = run_script(
@@ -251,6 +255,7 @@ def ddp_run(tmp_path: Path, *overrides: str) -> tuple[subprocess.Popen, int]:
     return process, int(children[0])
 
 
+@pytest.mark.slow
 def test_a_dead_ddp_process_ends_the_job_and_rank_0_names_it(tmp_path):
     process, child = ddp_run(tmp_path)
     killed = time.monotonic()
@@ -261,6 +266,7 @@ def test_a_dead_ddp_process_ends_the_job_and_rank_0_names_it(tmp_path):
     assert len(line) == 1 and "local rank 1" in line[0] and "SIGKILL" in line[0], stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_a_hung_job_is_ended_by_the_watchdog(tmp_path):
     """The second process is stopped (SIGSTOP): alive, but the first waits for it in
     every collective."""

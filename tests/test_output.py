@@ -7,12 +7,15 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 RUN = ["trainer.max_epochs=2", "trainer.limit_train_batches=5", "logger=csv"]
 ANSI = re.compile(r"\x1b\[")
 
 
+@pytest.mark.slow
 def test_piped_output_is_plain_lines(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *RUN],
@@ -34,6 +37,7 @@ def test_piped_output_is_plain_lines(tmp_path):
     assert "eval_metrics" not in logged and "net.features" in logged  # the net's layers only
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_the_rich_display(tmp_path):
     leader, follower = pty.openpty()
     process = subprocess.Popen(

@@ -23,6 +23,7 @@ def digits_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_the_run_directory_holds_what_the_readme_lists(digits_run):
     results = json.loads((digits_run / "results.json").read_text())
     with open(digits_run / "csv" / "metrics.csv") as f:
@@ -46,6 +47,7 @@ def test_a_command_line_run_writes_its_log_and_config(tmp_path):
     assert "Seed set to 42" in (run_dir / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_predict_and_features_on_the_default_runs_checkpoint(digits_run, tmp_path):
     """predict.py on a digit drawn as a user would (bright ink, dark paper, 64×64), and
     features.py with no data= (the checkpoint's own digits, test split)."""
@@ -69,6 +71,7 @@ def test_predict_and_features_on_the_default_runs_checkpoint(digits_run, tmp_pat
     assert saved["features"].shape == (270, 1024)  # digits' test split, alexnet_mini's fc7
 
 
+@pytest.mark.slow
 def test_export_with_its_defaults_writes_beside_the_checkpoint(digits_run, tmp_path):
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes((digits_run / "checkpoints" / "last.ckpt").read_bytes())
@@ -78,6 +81,7 @@ def test_export_with_its_defaults_writes_beside_the_checkpoint(digits_run, tmp_p
     assert {"model.ts", "model.onnx", "model.preprocessing.json"} <= written
 
 
+@pytest.mark.slow
 def test_sweep_with_ddp_spawn(tmp_path):
     """`python train.py -m trainer=ddp_cpu trainer.strategy=ddp_spawn seed=1,2` (one seed
     here: each job is the same path, and each takes 20 s on two cores)."""
@@ -124,6 +128,7 @@ def test_schedules_and_optimizers_train(overrides, expected, tmp_path):
     assert ("betas" in group) == ("optimizer=sgd" not in overrides)
 
 
+@pytest.mark.slow
 def test_plateau_lowers_the_rate_when_validation_stops_improving(tmp_path):
     """scheduler=plateau with patience 0 and a rate too small to learn (and no BatchNorm,
     whose statistics would move): val/acc stays at its first value, so from the second

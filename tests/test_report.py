@@ -3,11 +3,13 @@
 import csv
 import json
 
+import pytest
 from PIL import Image
 
 from conftest import run_report, run_sweep
 
 
+@pytest.mark.slow
 def test_report_of_a_sweep(tmp_path):
     sweep = run_sweep(
         tmp_path,

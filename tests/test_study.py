@@ -61,6 +61,7 @@ def finished(process: subprocess.Popen) -> str:
     return output
 
 
+@pytest.mark.slow
 def test_rerun_continues_the_study_and_diverged_trials_are_pruned(tmp_path):
     finished(sweep(tmp_path, "hydra.sweeper.n_trials=2"))
     first = (tmp_path / "logs/train/sweeps/alexnet_optuna/trial_000/results.json").stat()
@@ -102,6 +103,7 @@ def kill_during_second_trial(process: subprocess.Popen, cwd: Path, how: signal.S
         (signal.SIGTERM, "skip", {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE"}),
     ],
 )
+@pytest.mark.slow
 def test_a_stopped_sweep_finishes_its_study_when_rerun(tmp_path, how, died_trials, expected):
     args = ["hydra.sweeper.n_trials=3", f"hydra.sweeper.died_trials={died_trials}"]
     kill_during_second_trial(sweep(tmp_path, *args, batches=40), tmp_path, how)
@@ -122,6 +124,7 @@ def run_two_workers(cwd: Path, n_trials: int, *args: str) -> None:
     assert sum(ran) == n_trials and min(ran) >= 1, ran
 
 
+@pytest.mark.slow
 def test_two_workers_run_exactly_the_requested_trials_on_sqlite(tmp_path):
     run_two_workers(tmp_path, 5)
     trials = study_of(tmp_path).get_trials(deepcopy=False)
@@ -170,6 +173,7 @@ def test_a_study_needs_sqlite_or_postgresql(tmp_path):
     assert "a shared study needs SQLite (one machine) or PostgreSQL" in result.stderr
 
 
+@pytest.mark.slow
 def test_report_of_a_study(tmp_path):
     finished(sweep(tmp_path, "hydra.sweeper.n_trials=3"))
     folder = tmp_path / "logs/train/sweeps/alexnet_optuna"

@@ -2,6 +2,7 @@
 
 import csv
 
+import pytest
 from PIL import Image
 
 from alexnet.tasks.train import train
@@ -38,6 +39,7 @@ def test_figures_are_pngs_in_the_run_dir_and_in_wandb(tmp_path):
     assert any(key.startswith("figures/conv1_filters") for key in logged)
 
 
+@pytest.mark.slow
 def test_every_n_epochs_draws_each_chosen_epoch(tmp_path):
     overrides = [
         *SHORT,

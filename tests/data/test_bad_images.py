@@ -119,6 +119,7 @@ def test_an_image_unreadable_at_load_time_names_the_file(tmp_path):
         load_rgb(str(path))
 
 
+@pytest.mark.slow
 def test_decode_failure_in_a_worker_is_one_line_and_exit_2(tmp_path):
     root = write_class_tree(tmp_path / "data", ["a", "b"], 4)
     bad = root / "a" / "img_0001.jpg"

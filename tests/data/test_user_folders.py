@@ -3,6 +3,7 @@ not an image is said in one line."""
 
 import os
 
+import pytest
 import torch
 
 from conftest import error_line, run_script
@@ -27,6 +28,7 @@ def messy_tree(root):
     return root
 
 
+@pytest.mark.slow
 def test_an_image_folder_runs_with_nothing_but_its_root(tmp_path):
     root = messy_tree(tmp_path / "photos")
     result = run_script(
@@ -50,6 +52,7 @@ def test_an_image_folder_runs_with_nothing_but_its_root(tmp_path):
     assert "SVG (vector drawings need a rasteriser)\t" in listing and "logo.svg" in listing
 
 
+@pytest.mark.slow
 def test_the_folders_decide_the_class_count_and_a_wrong_one_is_one_line(tmp_path):
     root = messy_tree(tmp_path / "photos")
     result = run_script(
@@ -76,6 +79,7 @@ def test_the_folders_decide_the_class_count_and_a_wrong_one_is_one_line(tmp_path
     assert "data.num_classes=5 but the dataset has 3 classes" in error_line(wrong)
 
 
+@pytest.mark.slow
 def test_a_caltech_tree_with_fewer_classes_needs_no_count(tmp_path):
     root = write_caltech101(tmp_path / "data", per_class=6)
     result = run_script(

@@ -44,6 +44,7 @@ def test_image_folders_measure_their_mean_for_the_papers_normalisation(tmp_path)
     assert images.abs().max() > 20  # the 0–255 scale
 
 
+@pytest.mark.slow
 def test_the_papers_normalisation_travels_in_the_checkpoint(tmp_path):
     """Evaluating the checkpoint rebuilds the same preprocessing: the same test accuracy."""
     cfg = compose_config(tmp_path / "run", "data.normalization=paper", "optimizer.lr=3e-4", *SHORT)
@@ -65,12 +66,14 @@ def lrn_acting(tmp_path, normalization: str) -> float:
     return train(cfg)["lrn/acting"]
 
 
+@pytest.mark.slow
 def test_the_lrn_acts_on_the_papers_scale_and_not_on_standardised_inputs(tmp_path):
     """The issue's finding: on std-1 inputs the paper's LRN is a constant scaling."""
     assert lrn_acting(tmp_path, "paper") > 0.2
     assert lrn_acting(tmp_path, "standard") < 0.01
 
 
+@pytest.mark.slow
 def test_the_training_error_is_measured_in_eval_mode_from_the_tested_checkpoint(tmp_path):
     """train_eval/acc is the tested checkpoint's accuracy on the fixed training subset with
     dropout off; in train mode (dropout 0.9) it would be lower."""

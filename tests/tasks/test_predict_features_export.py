@@ -31,6 +31,7 @@ def preprocess_by_hand(path, resize, crop, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
 
 
+@pytest.mark.slow
 def test_predict_prints_top_classes_and_saves_gradcam(trained, tmp_path):
     ckpt, data = trained
     root = data[0].split("=", 1)[1]
@@ -127,6 +128,7 @@ def test_exports_give_the_checkpoints_logits(trained, tmp_path):
     torch.testing.assert_close(program.module()(images), expected)
 
 
+@pytest.mark.slow
 def test_exported_models_give_the_logits_on_a_real_image(trained, tmp_path):
     """The documented preprocessing, done by hand with PIL and NumPy from the JSON
     written beside the exports, then ONNX Runtime and TorchScript: the checkpoint's

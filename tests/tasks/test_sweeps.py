@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -32,6 +33,7 @@ def log_span(log: Path) -> tuple[datetime, datetime]:
     return first, last
 
 
+@pytest.mark.slow
 def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
     sweep_dir = run_sweep(
         tmp_path,
@@ -61,6 +63,7 @@ def test_two_by_two_sweep_with_the_local_parallel_launcher(tmp_path):
     assert {run.job_type for run in runs} == {"sweep"}
 
 
+@pytest.mark.slow
 def test_optuna_search_returns_the_optimised_metric(tmp_path):
     """Three trials, the last two chosen by TPE's model (one random start-up trial); the
     value each trial hands to Optuna is its val/acc_best."""
@@ -90,6 +93,7 @@ def test_optuna_search_returns_the_optimised_metric(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_resuming_continues_the_same_wandb_run(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     short = [
@@ -117,6 +121,7 @@ def submitit_task_pid() -> int:
     raise LookupError("no submitit task is running")
 
 
+@pytest.mark.slow
 def test_submitit_local_requeues_a_preempted_job_which_resumes(tmp_path):
     """The SLURM launcher's code path (submitit) with its local executor: submitit's
     preemption signal makes the job checkpoint; submitit requeues it; the job resumes."""

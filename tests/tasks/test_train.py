@@ -46,6 +46,7 @@ def test_fast_dev_run_on_cifar10(model, tmp_path, cifar10_root):
     assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss_epoch"] > 0
 
 
+@pytest.mark.slow
 def test_default_run_learns_digits(tmp_path):
     """`python train.py` as it is, but for the loggers: it must reach 95% test top-1."""
     metrics = train(compose_config(tmp_path, "logger=csv"))
@@ -125,6 +126,7 @@ def read_epochs(metrics_csv) -> set[int]:
         return {int(row["epoch"]) for row in csv.DictReader(f) if row.get("val/acc")}
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     train(short_run(first, "trainer.max_epochs=1", "logger=csv"))
@@ -144,6 +146,7 @@ def cosine(step: int, total: int, warmup: int = 1, lr: float = 0.002) -> float:
     return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
 
 
+@pytest.mark.slow
 def test_resuming_with_more_epochs_follows_the_schedule_for_the_new_length(tmp_path):
     """Warm-up + cosine stepped per batch (3 a epoch, warm-up round(0.3 · 3) = 1 step)
     over 2 epochs, resumed to 5: the rates at the starts of epochs 2-4 are those of the

@@ -1,0 +1,106 @@
+"""Every benchmark in experiments/benchmarks/ runs, at a tiny size, as its README's
+command does (the figures themselves are measured by running the benchmarks, not here):
+so that none of them stops working unnoticed when the code under it changes."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "experiments" / "benchmarks"
+
+
+def run_benchmark(script: str, *args: str, cwd: Path) -> str:
+    """The benchmark's output; its error output in the failure message when it fails."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "WANDB_MODE": "disabled"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def table_rows(out: str) -> list[list[str]]:
+    """The cells of every Markdown table row printed, less headers and rules."""
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    is_rule = [set(line) <= set("|- ") for line in lines]
+    return [
+        line.strip("| ").split(" | ")
+        for i, line in enumerate(lines)
+        if not is_rule[i] and not (i + 1 < len(lines) and is_rule[i + 1])
+    ]
+
+
+def test_every_benchmark_is_run_by_this_test():
+    scripts = {p.relative_to(BENCHMARKS).as_posix() for p in BENCHMARKS.glob("*/bench_*.py")}
+    assert scripts == {
+        "overhead/bench_overhead.py",
+        "small_dataset_epoch/bench_small_epoch.py",
+        "data_loading/bench_loading.py",
+        "gpu_throughput/bench_gpu.py",
+        "out_of_the_box/bench_out_of_the_box.py",
+    }
+
+
+@pytest.mark.slow
+def test_overhead_benchmark_trains_the_same_losses_both_ways(tmp_path):
+    out = run_benchmark(
+        "overhead/bench_overhead.py", "--steps", "4", "--repeats", "1", cwd=tmp_path
+    )
+    assert re.search(r"time ratio train task / plain loop: \d+\.\d{3}", out)
+    difference = float(re.search(r"largest difference (\S+)", out).group(1))
+    assert difference < 1e-4  # the same model, data, order and loss on both paths
+
+
+@pytest.mark.slow
+def test_small_epoch_benchmark(tmp_path):
+    out = run_benchmark(
+        "small_dataset_epoch/bench_small_epoch.py",
+        "--train-steps", "2", "--images-per-batch-file", "100",
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = table_rows(out)
+    assert len(rows) == 7  # 4 data paths, 3 training paths
+    assert [int(row[1]) for row in rows[:4]] == [500] * 4  # every path saw the whole split
+
+
+@pytest.mark.slow
+def test_loading_benchmark(tmp_path):
+    out = run_benchmark(
+        "data_loading/bench_loading.py",
+        "--images", "8", "--workers", "0", "--repeats", "1", "--train-batch", "2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert len(table_rows(out)) >= 2 and "the paper's network trains at" in out
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_on_the_cpu(tmp_path):
+    out = run_benchmark(
+        "gpu_throughput/bench_gpu.py",
+        "--device", "cpu", "--batch", "2", "--steps", "1", "--warmup", "1",
+        "--settings", "fp32", "--models", "alexnet_mini", "--json", str(tmp_path / "rows.json"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    (plain, lightning) = table_rows(out)
+    assert plain[4] == "plain" and lightning[4] == "Lightning"
+    assert (tmp_path / "rows.json").is_file()
+
+
+@pytest.mark.slow
+def test_out_of_the_box_benchmark_on_the_digits(tmp_path):
+    out = run_benchmark(
+        "out_of_the_box/bench_out_of_the_box.py",
+        "--work", str(tmp_path / "work"), "--only", "digits", "--epochs", "1",
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = table_rows(out)
+    assert [row[0] for row in rows] == ["digits", "digits"]
