@@ -1,8 +1,14 @@
-"""W&B goes offline by itself without credentials, and never prompts."""
+"""W&B goes offline by itself without credentials, and never prompts; the CSV log
+continues across processes."""
 
+import csv
+import pickle
+
+import pytest
+from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
-from alexnet.loggers import instantiate_loggers, wandb_has_credentials
+from alexnet.loggers import ContinuingCSVLogger, instantiate_loggers, wandb_has_credentials
 
 WANDB_CFG = {
     "wandb": {
@@ -38,3 +44,32 @@ def test_api_key_in_the_environment_counts(monkeypatch, tmp_path):
     without_wandb_env(monkeypatch, tmp_path, "")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     assert wandb_has_credentials()
+
+
+def log_in_two_processes(logger_class, tmp_path) -> list[dict]:
+    """A writer created before the fit stage and sent to another process (as ddp_spawn's
+    test stage receives it) logs after the fit stage's process has written the file."""
+    fit = logger_class(tmp_path, name="csv", version="")
+    fit.experiment  # noqa: B018  (created before the file exists, as in the main process)
+    test = pickle.loads(pickle.dumps(fit))
+    fit.log_metrics({"train/acc": 0.5}, step=0)
+    fit.save()
+    test.log_metrics({"test/acc": 0.25}, step=1)
+    test.save()
+    with open(tmp_path / "csv" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_csv_log_keeps_the_columns_another_process_wrote(tmp_path):
+    rows = log_in_two_processes(ContinuingCSVLogger, tmp_path)
+    assert rows == [
+        {"step": "0", "train/acc": "0.5", "test/acc": ""},
+        {"step": "1", "train/acc": "", "test/acc": "0.25"},
+    ]
+
+
+def test_lightnings_csv_log_still_needs_the_adapter(tmp_path):
+    """Fails when Lightning's CSVLogger keeps the file's columns itself: then
+    ContinuingCSVLogger can go."""
+    with pytest.raises(ValueError, match="dict contains fields not in fieldnames"):
+        log_in_two_processes(CSVLogger, tmp_path)

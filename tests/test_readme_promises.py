@@ -83,22 +83,32 @@ def test_export_with_its_defaults_writes_beside_the_checkpoint(digits_run, tmp_p
 
 @pytest.mark.slow
 def test_sweep_with_ddp_spawn(tmp_path):
-    """`python train.py -m trainer=ddp_cpu trainer.strategy=ddp_spawn seed=1,2` (one seed
-    here: each job is the same path, and each takes 20 s on two cores)."""
+    """`python train.py -m trainer=ddp_cpu trainer.strategy=ddp_spawn seed=1,2
+    trainer.max_epochs=1` as written, its loggers and callbacks on, only fewer batches.
+    Each job's test stage runs in new processes after its fit stage: its CSV log keeps
+    the fit stage's columns (it failed on them before)."""
     result = run_script(
         "train.py",
         "-m",
         "trainer=ddp_cpu",
         "trainer.strategy=ddp_spawn",
-        "seed=1",
-        "debug=fast_dev_run",
+        "seed=1,2",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    for job in ("0",):
+    assert not (tmp_path / "logs" / "train" / "runs").exists()  # no single-run folder
+    for job in ("0", "1"):
         results = json.loads((sweep / job / "results.json").read_text())
         assert 0 <= results["metrics"]["test/acc"] <= 1
+        with open(sweep / job / "csv" / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert any(r["val/acc"] for r in rows) and any(r["test/acc"] for r in rows)
+        assert list((sweep / job / "wandb").glob("offline-run-*"))
 
 
 def learning_rates(run) -> list[float]:

@@ -1,5 +1,7 @@
 """OmegaConf resolvers the configs use; registered on import."""
 
+import itertools
+import os
 from pathlib import Path
 
 import torch
@@ -15,17 +17,42 @@ def best_mixed_precision() -> str:
     return "16-mixed"
 
 
+_CLAIMED: dict[str, str] = {}  # this process's run directory, however often it is resolved
+
+
+def claim_new_dir(path: str) -> str:
+    """``path``, or ``path_2``, ``path_3``, ...: the first this process creates. os.mkdir
+    either creates a folder or fails, so two runs started in the same second never share
+    one. The processes of one job that torchrun or srun start together (WORLD_SIZE or
+    SLURM_NTASKS above 1) take ``path`` as it is: they share the run's folder, which the
+    README asks to give them as hydra.run.dir."""
+    if path not in _CLAIMED:
+        if int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", "1"))) > 1:
+            return path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count(1):
+            candidate = path if n == 1 else f"{path}_{n}"
+            try:
+                os.mkdir(candidate)
+            except FileExistsError:
+                continue
+            _CLAIMED[path] = candidate
+            break
+    return _CLAIMED[path]
+
+
 def run_dir(resume: str | None, new_dir: str) -> str:
-    """The run directory of train.py: ``new_dir``, or with ``resume=<run dir>`` that
-    directory (the run continues there), or with ``resume=last`` the run under the same
-    runs folder whose last.ckpt was written most recently."""
+    """The run directory of a task: a new folder of its own (``new_dir``, suffixed when
+    another run took that name), or with train.py's ``resume=<run dir>`` that directory
+    (the run continues there), or with ``resume=last`` the run under the same runs
+    folder whose last.ckpt was written most recently."""
     if resume is None:
-        return new_dir
+        return claim_new_dir(new_dir)
     if resume != "last":
         return str(resume)
     runs = Path(new_dir).parent
     found = sorted(runs.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-    return str(found[-1].parent.parent) if found else new_dir
+    return str(found[-1].parent.parent) if found else claim_new_dir(new_dir)
 
 
 OmegaConf.register_new_resolver("best_mixed_precision", best_mixed_precision, replace=True)

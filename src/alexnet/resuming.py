@@ -14,10 +14,10 @@ import datetime
 import json
 from pathlib import Path
 
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 
 from alexnet.errors import UserError
+from alexnet.loggers import ContinuingCSVLogger
 
 
 def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
@@ -40,7 +40,7 @@ def resumed_step(checkpoint: dict) -> int:
     return int(checkpoint["global_step"])
 
 
-def continue_csv_log(logger: CSVLogger, step: int) -> int:
+def continue_csv_log(logger: ContinuingCSVLogger, step: int) -> int:
     """Keep the rows of ``logger``'s existing metrics.csv before ``step`` (the resumed
     run writes the others again) and let the logger append to them; how many went.
     (Lightning's CSV writer deletes an existing file when it starts.)"""
@@ -51,10 +51,9 @@ def continue_csv_log(logger: CSVLogger, step: int) -> int:
         reader = csv.DictReader(f)
         fields, rows = list(reader.fieldnames or []), list(reader)
     kept = [row for row in rows if not row.get("step") or int(row["step"]) < step]
-    writer = logger.experiment  # deletes the file
-    writer.metrics_keys = sorted(fields)
-    with open(metrics_csv, "w", newline="") as f:
-        out = csv.DictWriter(f, fieldnames=writer.metrics_keys)
+    logger.experiment  # noqa: B018  (creating Lightning's writer deletes the file)
+    with open(metrics_csv, "w", newline="") as f:  # the logger continues from its header
+        out = csv.DictWriter(f, fieldnames=sorted(fields))
         out.writeheader()
         out.writerows(kept)
     return len(rows) - len(kept)

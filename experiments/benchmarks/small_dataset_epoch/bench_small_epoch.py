@@ -77,8 +77,11 @@ def timed_pass(batches) -> tuple[float, int]:
     return time.perf_counter() - start, seen
 
 
-def in_memory_batches(root: Path, on_device: bool):
-    dm = CIFAR10DataModule(root=str(root), image_size=32, batch_size=BATCH, on_device=on_device)
+def in_memory_batches(root: Path, on_device: bool, val_size: int):
+    """The task's training batches (the training split less ``val_size`` images)."""
+    dm = CIFAR10DataModule(
+        root=str(root), image_size=32, batch_size=BATCH, on_device=on_device, val_size=val_size
+    )
     dm.setup()
     images, labels = dm.train_set.tensors
     if on_device:
@@ -104,7 +107,7 @@ def plain_training(root: Path, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def training_steps(root: Path, on_device: bool, steps: int) -> float:
+def training_steps(root: Path, on_device: bool, steps: int, val_size: int) -> float:
     with (
         tempfile.TemporaryDirectory() as tmp,
         initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"),
@@ -117,6 +120,7 @@ def training_steps(root: Path, on_device: bool, steps: int) -> float:
                 "paths.root_dir=.",
                 "data=cifar10",
                 f"data.root={root}",
+                f"data.val_size={val_size}",
                 f"data.on_device={on_device}",
                 f"data.batch_size={BATCH}",
                 "model=alexnet_mini",
@@ -145,14 +149,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = write_cifar10(Path(tmp), per_batch=args.images_per_batch_file)
+        val = args.images_per_batch_file // 2  # validation images: CIFAR-10's 5,000 at full size
         rows = [
             ("torchvision DataLoader, 0 workers", *timed_pass(torchvision_loader(root, 0))),
             (
                 f"torchvision DataLoader, {CORES} workers",
                 *timed_pass(torchvision_loader(root, CORES)),
             ),
-            ("host memory (on_device=false)", *timed_pass(in_memory_batches(root, False))),
-            ("on device (on_device=true)", *timed_pass(in_memory_batches(root, True))),
+            ("host memory (on_device=false)", *timed_pass(in_memory_batches(root, False, val))),
+            ("on device (on_device=true)", *timed_pass(in_memory_batches(root, True, val))),
         ]
         on_device_rate = rows[-1][2] / rows[-1][1]
         print(f"1. One pass over the training split, data only, batch {BATCH}, to {DEVICE}\n")
@@ -166,8 +171,8 @@ def main() -> None:
         steps = args.train_steps
         timings = [
             (f"plain loop, torchvision DataLoader ({CORES} workers)", plain_training(root, steps)),
-            ("training task, host memory", training_steps(root, False, steps)),
-            ("training task, on device", training_steps(root, True, steps)),
+            ("training task, host memory", training_steps(root, False, steps, val)),
+            ("training task, on device", training_steps(root, True, steps, val)),
         ]
         print(
             f"\n2. {steps} training steps of alexnet_mini, batch {BATCH}, on {DEVICE} "

@@ -1,0 +1,69 @@
+"""A run directory belongs to one run, even when runs start in the same second."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from alexnet.resolvers import claim_new_dir, run_dir
+from conftest import ROOT
+
+
+def test_a_taken_name_gets_the_next_suffix(tmp_path):
+    taken = tmp_path / "runs" / "2026-12-02_10-00-00"
+    taken.mkdir(parents=True)  # another run started in this second
+    (taken.parent / f"{taken.name}_2").mkdir()  # and another
+    claimed = claim_new_dir(str(taken))
+    assert claimed == f"{taken}_3" and os.path.isdir(claimed)
+    assert claim_new_dir(str(taken)) == claimed  # resolved again in this run: the same
+    assert run_dir(None, str(taken)) == claimed
+
+
+def test_processes_of_one_torchrun_job_share_the_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    shared = str(tmp_path / "runs" / "2026-12-02_10-00-01")
+    assert claim_new_dir(shared) == shared and not os.path.exists(shared)
+
+
+@pytest.mark.slow
+def test_runs_started_together_keep_their_own_files(tmp_path):
+    """Three train.py runs started at once that name the same new run directory (as the
+    default name does for runs in the same second; here fixed, so that they always
+    meet): each its own directory, overrides, checkpoints and results."""
+    same = tmp_path / "logs" / "train" / "runs" / "2026-12-02_10-00-00"
+    run = ["hydra.run.dir=${run_dir:null," + str(same) + "}"]
+    run += ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "logger=csv"]
+    run += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *run, f"seed={seed}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2, 3)
+    ]
+    for process in started:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+    runs = sorted((tmp_path / "logs" / "train" / "runs").iterdir())
+    assert [p.name for p in runs] == [same.name, f"{same.name}_2", f"{same.name}_3"]
+    seeds = set()
+    for run_dir_ in runs:
+        overrides = (run_dir_ / ".hydra" / "overrides.yaml").read_text()
+        (seed,) = [line.split("=")[1] for line in overrides.splitlines() if "seed=" in line]
+        seeds.add(seed)
+        results = json.loads((run_dir_ / "results.json").read_text())
+        assert str(run_dir_) in results["best_checkpoint"]
+        assert train_log_runs(run_dir_ / "train.log") == 1
+    assert seeds == {"1", "2", "3"}
+
+
+def train_log_runs(log) -> int:
+    """How many runs wrote into this train.log (each writes its seed line once)."""
+    return log.read_text().count("Seed set to")
