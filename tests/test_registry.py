@@ -58,7 +58,7 @@ def test_registry_checks_names_and_arguments():
         create_model("tiny_test_nett")
     with pytest.raises(UserError, match="has no argument 'depth'"):
         create_model("tiny_test_net", depth=3)
-    with pytest.raises(UserError, match="width: Input should be a valid integer"):
+    with pytest.raises(UserError, match="width: should be a valid integer"):
         create_model("tiny_test_net", width="6")
 
 

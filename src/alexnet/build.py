@@ -19,13 +19,10 @@ from alexnet.checkpoints import (
     read_checkpoint,
     record,
 )
+from alexnet.config_check import MODEL_OPTIONS
 from alexnet.models import create_model, freeze, load_torchvision_weights, model_arguments
 from alexnet.models import model_info as registered
 from alexnet.module import ClassifierModule
-
-#: Keys of a model config that are not constructor arguments.
-MODEL_OPTIONS = ("name", "weights", "freeze")
-
 
 def plain(cfg: DictConfig | dict | None) -> dict[str, Any]:
     """A config node as a resolved plain dict (empty for None)."""

@@ -90,8 +90,12 @@ def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint dict, loaded with ``weights_only=True``; a UserError if the file
     is missing, holds anything but tensors and plain containers, or lacks our record."""
     path = Path(path)
+    if path.is_dir():
+        last = path / "checkpoints" / "last.ckpt"
+        example = last if last.is_file() else path / "<name>.ckpt"
+        raise UserError(f"{path} is a folder, not a checkpoint file: give a file, e.g. {example}")
     if not path.is_file():
-        raise UserError(f"ckpt_path={path} does not exist")
+        raise UserError(f"checkpoint {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path} is not a checkpoint file (torch.save writes a zip archive)")
     try:

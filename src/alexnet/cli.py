@@ -3,6 +3,7 @@
 import logging
 import os
 import re
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -16,21 +17,49 @@ from hydra.errors import CompactHydraException, InstantiationException
 from hydra.types import RunMode
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
+from alexnet.arguments import closest
+from alexnet.config_check import check_config
 from alexnet.errors import EXIT_USER_ERROR, Diverged, RunStopped, UserError
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
     """The user's mistake behind ``err``, if it is one: a UserError (which Hydra may
-    wrap while instantiating), a bad override or an unknown config option."""
-    while err is not None:
-        if isinstance(err, (UserError, OmegaConfBaseException, MisconfigurationException)):
-            return err  # Lightning's MisconfigurationException: a trainer.* setting
-        if isinstance(err, CompactHydraException) and not isinstance(err, InstantiationException):
-            return err
-        err = err.__cause__
+    wrap while instantiating or resolving), a bad override or an unknown config option."""
+    chain = []
+    while err is not None:  # what it was raised from, or while handling (a resolver's)
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    for link in chain:
+        if isinstance(link, UserError):
+            return link
+    for link in chain:
+        if isinstance(link, (OmegaConfBaseException, MisconfigurationException)):
+            return link  # Lightning's MisconfigurationException: a trainer.* setting
+        if isinstance(link, CompactHydraException) and not isinstance(
+            link, InstantiationException
+        ):
+            return link
     return None
+
+
+KEY_ERRORS = (ConfigKeyError, ConfigAttributeError)
+
+
+def not_an_option(err: ConfigKeyError | ConfigAttributeError) -> str:
+    """An override of a key the config does not have: the closest one that exists."""
+    parent = err.full_key.rsplit(".", 1)[0] + "." if "." in err.full_key else ""
+    keys = err.parent_node.keys() if isinstance(err.parent_node, DictConfig) else []
+    options = [str(key) for key in keys if not str(key).startswith("_")]
+    near = closest(str(err.key), options)
+    hint = f"did you mean {parent}{near}?" if near else f"it has {', '.join(options)}"
+    return f"{err.full_key} is not an option: {hint}"
 
 
 def one_line(err: BaseException) -> str:
@@ -40,8 +69,12 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, MissingMandatoryValue) or missing:
         key = err.full_key if isinstance(err, MissingMandatoryValue) else missing.group(1)
         return f"{key} has no value: add {key}=... to the command"
+    if isinstance(err, KEY_ERRORS) and err.full_key and err.parent_node is not None:
+        return not_an_option(err)
     if isinstance(err, OmegaConfBaseException):
         return str(err).splitlines()[0]
+    if isinstance(err.__cause__, KEY_ERRORS) and "Could not override" in str(err):
+        return one_line(err.__cause__)
     text = str(err).split("Config search path")[0].strip()
     if "Original Traceback" in text:  # torch re-raises worker errors with the traceback
         text = text.splitlines()[-1].split(": ", 1)[-1]
@@ -53,7 +86,8 @@ def exit_if_user_error(err: Exception) -> None:
     cause = user_error_in(err)
     if cause is not None:
         print(f"error: {one_line(cause)}", file=sys.stderr)
-        file_log.error(one_line(cause))
+        if not file_log.propagate:  # the run's log file is set up (else Hydra's console)
+            file_log.error(one_line(cause))
         sys.exit(EXIT_USER_ERROR)
 
 
@@ -69,6 +103,7 @@ def user_errors_exit_2() -> Iterator[None]:
 
 #: Lines for the run's log file alone (the terminal shows them as tables or errors).
 file_log = logging.getLogger("alexnet.run")
+file_log.addHandler(logging.NullHandler())  # before Hydra sets up logging: not the console
 
 
 def log_to_run_file() -> None:
@@ -103,6 +138,15 @@ def stop(stopped: RunStopped) -> NoReturn:
     sys.exit(stopped.exit_code)
 
 
+def discard_if_unused(run_dir: Path) -> None:
+    """Remove the run directory of a run that stopped before it wrote anything of its
+    own (only Hydra's ``.hydra/`` and the log file): a mistake leaves nothing behind."""
+    own = {path.name for path in run_dir.iterdir()} if run_dir.is_dir() else {"?"}
+    if own <= {".hydra", f"{HydraConfig.get().job.name}.log"}:
+        logging.shutdown()  # the log file is closed before it goes
+        shutil.rmtree(run_dir)
+
+
 def leave_run_dir_to_rank_0() -> None:
     """Under torchrun or srun each process runs Hydra; only global rank 0 writes the run
     directory (.hydra/, train.log): the others log to the console, through torchrun's or
@@ -130,13 +174,18 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     def guarded_task(cfg: DictConfig) -> object:
         log_to_run_file()
         try:
+            check_config(cfg)
             result = task(cfg)
         except RunStopped as stopped:
             if isinstance(stopped, Diverged) and HydraConfig.get().mode == RunMode.MULTIRUN:
                 raise  # a failed job: the sweeper records it (study.py) or stops the sweep
             stop(stopped)
         except Exception as err:
-            exit_if_user_error(err)
+            try:
+                exit_if_user_error(err)
+            finally:  # a mistake: one line, and nothing left behind
+                if user_error_in(err) is not None:
+                    discard_if_unused(Path(HydraConfig.get().runtime.output_dir))
             raise
         metric = cfg.get("optimized_metric")
         return result[metric] if metric and isinstance(result, dict) else result

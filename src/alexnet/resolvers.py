@@ -8,6 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from alexnet.config_help import config_help
+from alexnet.errors import UserError
 
 
 def best_mixed_precision() -> str:
@@ -41,6 +42,16 @@ def claim_new_dir(path: str) -> str:
     return _CLAIMED[path]
 
 
+def a_run(folder: Path) -> Path:
+    """``folder`` if it is a run directory to resume (it has checkpoints/last.ckpt);
+    otherwise a UserError, raised before Hydra writes anything into it."""
+    last = folder / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        what = "does not exist" if not folder.exists() else f"is not a run: it has no {last}"
+        raise UserError(f"resume={folder} {what}; give a run directory (logs/train/runs/...)")
+    return folder
+
+
 def run_dir(resume: str | None, new_dir: str) -> str:
     """The run directory of a task: a new folder of its own (``new_dir``, suffixed when
     another run took that name), or with train.py's ``resume=<run dir>`` that directory
@@ -49,7 +60,7 @@ def run_dir(resume: str | None, new_dir: str) -> str:
     if resume is None:
         return claim_new_dir(new_dir)
     if resume != "last":
-        return str(resume)
+        return str(a_run(Path(resume)))
     runs = Path(new_dir).parent
     found = sorted(runs.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
     return str(found[-1].parent.parent) if found else claim_new_dir(new_dir)

@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.auto_preset import CACHE_NAME
 
 
 def flat_tree(root, sizes: dict[str, tuple[int, int]], values: dict[str, tuple]) -> None:
@@ -43,15 +42,15 @@ def test_small_images_get_the_small_pipeline_and_their_own_statistics(tmp_path):
     assert image.shape == (3, 32, 32)
 
 
-def test_statistics_are_cached_beside_the_data(tmp_path):
-    flat_tree(tmp_path, {"a": (20, 20), "b": (20, 20)}, {"a": (0, 0, 0), "b": (255, 255, 255)})
-    first = setup(tmp_path, preset="auto")
-    cache = tmp_path / CACHE_NAME
+def test_statistics_are_cached_in_the_cache_dir(tmp_path):
+    flat_tree(tmp_path / "photos", {"a": (20, 20), "b": (20, 20)}, {"a": (0, 0, 0), "b": (255, 255, 255)})
+    first = setup(tmp_path / "photos", preset="auto", cache_dir=str(tmp_path / "cache"))
+    (cache,) = (tmp_path / "cache").iterdir()
     stored = json.loads(cache.read_text())
-    (key,) = stored
-    stored[key]["mean"] = [0.123, 0.123, 0.123]  # what a second set-up must read back
+    stored["mean"] = [0.123, 0.123, 0.123]  # what a second set-up must read back
     cache.write_text(json.dumps(stored))
-    assert setup(tmp_path, preset="auto").mean == [0.123, 0.123, 0.123]
+    again = setup(tmp_path / "photos", preset="auto", cache_dir=str(tmp_path / "cache"))
+    assert again.mean == [0.123, 0.123, 0.123]
     assert first.mean == pytest.approx([0.5, 0.5, 0.5])
 
 
@@ -66,4 +65,4 @@ def test_an_explicit_preset_wins_and_keeps_imagenet_statistics(tmp_path):
     flat_tree(tmp_path, {"a": (28, 28), "b": (28, 28)}, {"a": (0, 0, 0), "b": (255, 255, 255)})
     dm = setup(tmp_path, preset="modern")
     assert dm.preset == "modern" and dm.mean == pytest.approx([0.485, 0.456, 0.406])
-    assert not (tmp_path / CACHE_NAME).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train", "val"]  # nothing measured

@@ -5,22 +5,37 @@ Small images (a median longer side of at most 64 pixels: digits, Fashion-MNIST,
 CIFAR-like exports) get the ``small`` pipeline — RandomResizedCrop and RandAugment,
 built for photos, destroy most of a 28-pixel image — and larger ones ``modern``. The
 mean and std are measured once on (up to 2,000 of) the training images as the model
-sees them and cached beside the data, keyed by the file list and the crop.
+sees them and cached under the data directory (never in the user's folder), keyed by
+what they summarise: the crop and every file's name, size and modification time, so
+an image rewritten under the same name is measured again.
 """
 
 import hashlib
-import json
+import os
 import statistics
 from pathlib import Path
+from typing import Annotated
 
+import pydantic
 import torch
 from torchvision.transforms import v2
 
 from alexnet.data.images import load_rgb
+from alexnet.errors import warn
 
 SMALL_MAX_SIDE = 64
 MAX_MEASURED = 2000
-CACHE_NAME = ".alexnet-stats.json"
+
+Triple = Annotated[list[float], pydantic.Field(min_length=3, max_length=3)]
+
+
+class Statistics(pydantic.BaseModel):
+    """A cache file: the per-channel mean and std of ``images`` images."""
+
+    model_config = pydantic.ConfigDict(strict=True, extra="forbid")
+    mean: Triple
+    std: Triple
+    images: Annotated[int, pydantic.Field(ge=1)]
 
 
 def choose_preset(sizes: list[tuple[int, int]]) -> str:
@@ -33,16 +48,31 @@ def evenly_spaced(items: list, most: int) -> list:
     return items[::step][:most]
 
 
-def channel_statistics(paths: list[str], crop: int, cache_dir: Path) -> tuple[list, list]:
-    """Per-channel (mean, std) of the images at ``paths`` resized to ``crop``, in [0, 1]."""
-    key = hashlib.sha256(f"{crop}\n".encode() + "\n".join(sorted(paths)).encode()).hexdigest()
-    cache = cache_dir / CACHE_NAME
+def files_key(paths: list[str], crop: int) -> str:
+    """What the statistics depend on, hashed: the crop and each file's name (its bytes,
+    whatever their encoding), size and modification time."""
+    digest = hashlib.sha256(f"{crop}\n".encode())
+    for path in sorted(paths):
+        stat = os.stat(path)
+        digest.update(os.fsencode(path) + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def cached(cache: Path) -> Statistics | None:
+    """The statistics in ``cache``, None if there are none; a file that does not hold
+    them (corrupt, another version's) is reported once and measured again."""
     try:
-        cached = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        cached = {}
-    if key in cached:
-        return cached[key]["mean"], cached[key]["std"]
+        return Statistics.model_validate_json(cache.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, pydantic.ValidationError) as err:
+        reason = str(err).splitlines()[0]
+        warn(f"ignoring the statistics cache {cache} ({reason}); measuring the images again")
+        return None
+
+
+def measure(paths: list[str], crop: int) -> Statistics:
+    """Per-channel mean and std of (up to MAX_MEASURED of) the images, resized to ``crop``."""
     to_tensor = v2.Compose(
         [
             v2.Resize(crop, antialias=True),
@@ -59,10 +89,31 @@ def channel_statistics(paths: list[str], crop: int, cache_dir: Path) -> tuple[li
         pixels += image.shape[1]
     mean = total / pixels
     std = (squares / pixels - mean**2).clamp_min(1e-12).sqrt()
-    measured = ([round(v, 6) for v in mean.tolist()], [round(v, 6) for v in std.tolist()])
-    try:  # a read-only data folder only costs the measurement next time
-        cached[key] = {"mean": measured[0], "std": measured[1], "images": len(paths)}
-        cache.write_text(json.dumps(cached, indent=1))
+    rounded = {name: [round(v, 6) for v in t.tolist()] for name, t in (("mean", mean), ("std", std))}
+    return Statistics(**rounded, images=len(paths))
+
+
+def channel_statistics(
+    paths: list[str], crop: int, cache_dir: Path | None
+) -> tuple[list[float], list[float]]:
+    """Per-channel (mean, std) of the images at ``paths`` resized to ``crop``, in [0, 1];
+    cached in ``cache_dir`` (None: measured every time)."""
+    cache = cache_dir / f"statistics-{files_key(paths, crop)}.json" if cache_dir else None
+    found = cached(cache) if cache else None
+    if found is None:
+        found = measure(paths, crop)
+        if cache:
+            write_quietly(cache, found.model_dump_json())
+    return found.mean, found.std
+
+
+def write_quietly(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole (a temporary file renamed over it); a data
+    directory that cannot be written only costs the measurement next time."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text)
+        os.replace(partial, path)
     except OSError:
-        pass
-    return measured
+        partial.unlink(missing_ok=True)

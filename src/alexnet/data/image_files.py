@@ -7,7 +7,15 @@ from torch.utils.data import Dataset
 
 from alexnet.data.auto_preset import channel_statistics, choose_preset, evenly_spaced
 from alexnet.data.base import ClassificationDataModule
-from alexnet.data.images import FolderScan, ImageFiles, Sample, header_size, scan_class_folders
+from alexnet.data.images import (
+    MAX_PIXELS,
+    FolderScan,
+    ImageFiles,
+    Sample,
+    header_size,
+    scan_class_folders,
+    shown,
+)
 from alexnet.data.splits import stratified_holdout
 from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
 from alexnet.errors import UserError, inform, warn
@@ -28,6 +36,9 @@ class ImageFilesDataModule(ClassificationDataModule):
         split_seed: seed of every split (fixed: the same on every machine and rank).
         max_per_class: use at most this many training images of each class (null = all).
         check_files: read every image's header once in ``setup`` to skip unreadable files.
+        max_image_pixels: images of more pixels are skipped (decompression bombs).
+        cache_dir: where measured statistics are cached (the data directory's cache;
+            null: measured every time). Never the images' own folder.
     """
 
     supports_ten_crop = True
@@ -40,6 +51,8 @@ class ImageFilesDataModule(ClassificationDataModule):
         split_seed: int = 0,
         max_per_class: int | None = None,
         check_files: bool = True,
+        max_image_pixels: int = MAX_PIXELS,
+        cache_dir: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,6 +61,8 @@ class ImageFilesDataModule(ClassificationDataModule):
         self.root, self.preset = Path(root), preset
         self.val_fraction, self.split_seed = val_fraction, split_seed
         self.max_per_class, self.check_files = max_per_class, check_files
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.max_image_pixels = max_image_pixels
         self.found = FolderScan()  # what the scans skipped and ignored
         self.reported = False
         self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD  # auto: the training split's
@@ -61,7 +76,9 @@ class ImageFilesDataModule(ClassificationDataModule):
     ) -> list[Sample]:
         """The samples of ``folder/<class folder>/``, labelled by position in
         ``class_folders``; skipped files noted."""
-        found = scan_class_folders(folder, class_folders, max_per_class, check=self.check_files)
+        found = scan_class_folders(
+            folder, class_folders, max_per_class, self.check_files, self.max_image_pixels
+        )
         self.found.add(found)
         return found.samples
 
@@ -81,13 +98,13 @@ class ImageFilesDataModule(ClassificationDataModule):
         if self.preset == "auto":
             self._settle_auto([path for path, _ in train])
         if self.normalization == "paper":  # the training split's own mean, on 0–255
-            mean, _ = channel_statistics([p for p, _ in train], self.image_size, self.root)
+            mean, _ = channel_statistics([p for p, _ in train], self.image_size, self.cache_dir)
             self.mean, self.std = self.normalised(mean, self.std)
-        recipe = self.preprocessing()
+        recipe, limit = self.preprocessing(), self.max_image_pixels
         return (
-            ImageFiles(train, train_transform(self.preset, self.image_size, self.mean, self.std)),
-            ImageFiles(val, eval_transform(recipe)),
-            ImageFiles(test, eval_transform(recipe, self.tta)),
+            ImageFiles(train, train_transform(self.preset, self.image_size, self.mean, self.std), limit),
+            ImageFiles(val, eval_transform(recipe), limit),
+            ImageFiles(test, eval_transform(recipe, self.tta), limit),
         )
 
     def train_labels(self) -> list[int]:
@@ -97,9 +114,11 @@ class ImageFilesDataModule(ClassificationDataModule):
         """``preset=auto``: the pipeline from the images' sizes, the training split's
         statistics; said in one line."""
         measured = evenly_spaced(train, 512)
-        sizes = [self.found.sizes.get(p) or header_size(Path(p)) for p in measured]
+        sizes = [
+            self.found.sizes.get(p) or header_size(Path(p), self.max_image_pixels) for p in measured
+        ]
         self.preset = choose_preset([size for size in sizes if size])
-        self.mean, self.std = channel_statistics(train, self.image_size, self.root)
+        self.mean, self.std = channel_statistics(train, self.image_size, self.cache_dir)
         side = statistics.median(max(size) for size in sizes if size)
         how = {
             "small": "resize, padded random crop, flip",
@@ -127,4 +146,4 @@ class ImageFilesDataModule(ClassificationDataModule):
         if self.trainer.is_global_zero:
             listing.parent.mkdir(parents=True, exist_ok=True)
             listing.write_text(self.found.listing())
-        warn(f"{summary} under {self.root}; listed in {listing}")
+        warn(f"{summary} under {shown(self.root)}; listed in {listing}")

@@ -5,8 +5,12 @@ Files as users have them, decided once for every dataset:
   are followed, hidden files and folders are left out, extensions in any case;
 - files that are not images (sound, text, SVG — vector drawings would need a
   rasteriser —, broken links, ...) are ignored and counted by kind in one line;
-- zero-byte files and files PIL cannot identify as an image are *skipped*: counted,
-  listed in ``skipped_images.txt`` in the run directory, and reported in one warning;
+- zero-byte files, files PIL cannot identify as an image and images of more than
+  ``data.max_image_pixels`` pixels (decompression bombs: a small file that declares
+  30000×30000) are *skipped*: counted, listed in ``skipped_images.txt`` in the run
+  directory, and reported in one warning;
+- a file name that is not valid UTF-8 is read as it is and shown with its undecodable
+  bytes escaped (``\xff``);
 - a truncated image (its header reads, its data stops early) is *used*, the missing
   part left grey, as PIL does with ``LOAD_TRUNCATED_IMAGES``;
 - a file that cannot be opened when its batch is loaded (with ``check_files=false``,
@@ -18,6 +22,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -40,6 +45,32 @@ IMAGE_EXTENSIONS = (
 )
 
 Sample = tuple[str, int]  # (path, class index)
+MAX_PIXELS = 89_478_485  # PIL's own default limit (Image.MAX_IMAGE_PIXELS)
+
+
+def shown(path: str | Path) -> str:
+    """``path`` printable in any encoding: bytes that are not UTF-8 escaped (\\xff)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class TooLarge(ValueError):
+    """An image of more pixels than the limit (a decompression bomb, perhaps)."""
+
+
+def open_image(path: str | Path, max_pixels: int) -> Image.Image:
+    """The image at ``path``, its header read and nothing decoded yet; TooLarge beyond
+    ``max_pixels``. (PIL's own limit is process-wide: it is raised to ours when ours is
+    larger, so that a dataset's setting holds in every DataLoader worker.)"""
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
+    try:
+        image = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise TooLarge(str(err)) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise TooLarge(f"{width}×{height} pixels, more than data.max_image_pixels={max_pixels}")
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -58,22 +89,22 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_rgb(path: str) -> Image.Image:
+def load_rgb(path: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode ``path`` as RGB; a file that cannot be decoded is a UserError naming it."""
     try:
-        with Image.open(path) as image:
+        with open_image(path, max_pixels) as image:
             return to_rgb(image)
     except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise UserError(f"cannot decode image {path} ({err}): delete or replace it") from None
+        raise UserError(f"cannot decode image {shown(path)} ({err}): delete or replace it") from None
 
 
-def header_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the header of a non-empty image file PIL recognises (cheap:
-    no decode); None for anything else."""
+def header_size(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int] | None:
+    """(width, height) from the header of a non-empty image file PIL recognises, of at
+    most ``max_pixels`` (cheap: no decode); None for anything else."""
     try:
         if path.stat().st_size == 0:
             return None
-        with Image.open(path) as image:
+        with open_image(path, max_pixels) as image:
             return image.size if image.size[0] > 0 and image.size[1] > 0 else None
     except (OSError, UnidentifiedImageError, ValueError):
         return None
@@ -122,7 +153,9 @@ class FolderScan:
         parts = [f"{len(paths)} {kind}" for kind, paths in sorted(self.ignored.items())]
         said = []
         if self.skipped:
-            said.append(f"skipped {len(self.skipped)} unreadable image files (empty or corrupt)")
+            said.append(
+                f"skipped {len(self.skipped)} unreadable image files (empty, corrupt or too large)"
+            )
         if parts:
             count = sum(len(paths) for paths in self.ignored.values())
             said.append(f"ignored {count} files that are not images: {', '.join(parts)}")
@@ -130,8 +163,8 @@ class FolderScan:
 
     def listing(self) -> str:
         """Every skipped or ignored file with the reason, a line each."""
-        lines = [f"unreadable\t{path}" for path in self.skipped]
-        lines += [f"{kind}\t{path}" for kind, paths in self.ignored.items() for path in paths]
+        lines = [f"unreadable\t{shown(path)}" for path in self.skipped]
+        lines += [f"{kind}\t{shown(p)}" for kind, paths in self.ignored.items() for p in paths]
         return "\n".join(lines) + "\n"
 
 
@@ -162,7 +195,11 @@ def files_below(folder: Path) -> list[Path]:
 
 
 def scan_class_folders(
-    root: Path, classes: Sequence[str], max_per_class: int | None = None, check: bool = True
+    root: Path,
+    classes: Sequence[str],
+    max_per_class: int | None = None,
+    check: bool = True,
+    max_pixels: int = MAX_PIXELS,
 ) -> FolderScan:
     """The image files in ``root/<class>/`` and its sub-folders for each class (label =
     position in ``classes``), sorted, at most ``max_per_class`` each; unreadable images
@@ -184,7 +221,11 @@ def scan_class_folders(
             raise UserError(f"class folder {folder} has no images ({', '.join(IMAGE_EXTENSIONS)})")
         candidates += [(p, label) for p in images[:max_per_class]]
     with ThreadPoolExecutor(8) as pool:  # header reads: I/O bound, threads suffice
-        sizes = list(pool.map(header_size, (p for p, _ in candidates))) if check else None
+        sizes = (
+            list(pool.map(partial(header_size, max_pixels=max_pixels), (p for p, _ in candidates)))
+            if check
+            else None
+        )
     for i, (path, label) in enumerate(candidates):
         if sizes is None or sizes[i]:
             scan.samples.append((str(path), label))
@@ -202,13 +243,15 @@ def scan_class_folders(
 class ImageFiles(Dataset):
     """(transformed RGB image, label) for each (path, label) sample."""
 
-    def __init__(self, samples: list[Sample], transform: Callable | None = None):
-        self.samples, self.transform = samples, transform
+    def __init__(
+        self, samples: list[Sample], transform: Callable | None = None, max_pixels: int = MAX_PIXELS
+    ):
+        self.samples, self.transform, self.max_pixels = samples, transform, max_pixels
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int):
         path, label = self.samples[index]
-        image = load_rgb(path)
+        image = load_rgb(path, self.max_pixels)
         return (self.transform(image) if self.transform else image), label
