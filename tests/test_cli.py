@@ -32,7 +32,11 @@ SLOW = pytest.mark.slow  # the cases `make test` leaves to `make test-all`
             id="norm",
             marks=SLOW,
         ),
-        pytest.param(["trainer.max_epoch=2"], "trainer.max_epoch is not an option: did you mean trainer.max_epochs?", id="typo"),
+        pytest.param(
+            ["trainer.max_epoch=2"],
+            "trainer.max_epoch is not an option: did you mean trainer.max_epochs?",
+            id="typo",
+        ),
         pytest.param(
             ["data=cifar10", "data.root=missing"],
             "Download https://www.cs.toronto.edu/",

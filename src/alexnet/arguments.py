@@ -38,7 +38,9 @@ def _hints(function: Callable) -> dict[str, Any]:
         return typing.get_type_hints(function)
     except (NameError, TypeError):
         parameters = inspect.signature(function).parameters.items()
-        return {n: Any if "ForwardRef" in repr(p.annotation) else p.annotation for n, p in parameters}
+        return {
+            n: Any if "ForwardRef" in repr(p.annotation) else p.annotation for n, p in parameters
+        }
 
 
 def signature_of(target: Callable) -> Signature:
@@ -126,14 +128,12 @@ def described(err: pydantic.ValidationError, values: Mapping, accepted: list[str
 
 def given_path(loc: tuple, values: Mapping) -> tuple:
     """The part of a pydantic error location that names keys of ``values``: the rest
-    names members of a union (``float``, ``literal[...]``), tried on a plain value."""
+    names an item of a list or a member of a union (``float``, ``literal[...]``)."""
     path: list = []
     node: Any = values
     for part in loc:
-        if not isinstance(node, (Mapping, list)):
-            break  # a union member's name
-        if isinstance(node, list) and not isinstance(part, int):
-            break
+        if not isinstance(node, Mapping):
+            break  # a list's item or a union member's name: the value is shown whole
         path.append(part)
         if isinstance(node, Mapping) and part not in node:
             break  # a missing key

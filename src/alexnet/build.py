@@ -24,6 +24,7 @@ from alexnet.models import create_model, freeze, load_torchvision_weights, model
 from alexnet.models import model_info as registered
 from alexnet.module import ClassifierModule
 
+
 def plain(cfg: DictConfig | dict | None) -> dict[str, Any]:
     """A config node as a resolved plain dict (empty for None)."""
     if cfg is None:

@@ -9,12 +9,50 @@ whole checkpoint in memory meanwhile). Here the file is written next to its
 destination, flushed to disk, and renamed over it with ``os.replace``.
 """
 
+import errno
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from alexnet.errors import UserError
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; over the user's quota
+
+
+def causes(err: BaseException | None) -> Iterator[BaseException]:
+    """``err`` and the exceptions it was raised from or while handling."""
+    while err is not None:
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def tensor_bytes(value: Any) -> int:
+    """The bytes of the tensors in ``value`` (a checkpoint: nested dicts and lists)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return 0
+
+
+def disk_full(checkpoint: dict[str, Any], path: Path, err: OSError) -> UserError:
+    """The one line for a checkpoint that did not fit: the file, the space it needs, that
+    the previous file is whole, how to go on."""
+    needed, free = tensor_bytes(checkpoint) / 2**20, shutil.disk_usage(path.parent).free / 2**20
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    previous = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} yet"
+    return UserError(
+        f"no space left to write {path} ({os.strerror(err.errno)}: it needs about "
+        f"{needed:.0f} MiB, {free:.0f} MiB are free); {previous}: free some space, then "
+        f"continue with python train.py resume={run}"
+    )
 
 
 def atomic_save(checkpoint: dict[str, Any], path: str | Path) -> None:
@@ -29,6 +67,12 @@ def atomic_save(checkpoint: dict[str, Any], path: str | Path) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(partial, path)
+    except (OSError, RuntimeError) as err:  # torch's zip writer re-raises as RuntimeError
+        full = next((e for e in causes(err) if getattr(e, "errno", None) in FULL), None)
+        if full is not None:
+            partial.unlink(missing_ok=True)  # before the free space is measured
+            raise disk_full(checkpoint, path, full) from None
+        raise
     finally:
         partial.unlink(missing_ok=True)
     directory = os.open(path.parent, os.O_RDONLY)

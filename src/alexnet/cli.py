@@ -42,9 +42,7 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
     for link in chain:
         if isinstance(link, (OmegaConfBaseException, MisconfigurationException)):
             return link  # Lightning's MisconfigurationException: a trainer.* setting
-        if isinstance(link, CompactHydraException) and not isinstance(
-            link, InstantiationException
-        ):
+        if isinstance(link, CompactHydraException) and not isinstance(link, InstantiationException):
             return link
     return None
 
@@ -71,6 +69,11 @@ def one_line(err: BaseException) -> str:
         return f"{key} has no value: add {key}=... to the command"
     if isinstance(err, KEY_ERRORS) and err.full_key and err.parent_node is not None:
         return not_an_option(err)
+    not_text = re.search(
+        r"interpolation '\$\{([\w.]+)\}': Cannot convert '\w+' to string: '(.*)'", str(err)
+    )
+    if not_text:  # an option Hydra's own settings use as text (task_name)
+        return f"{not_text.group(1)}={not_text.group(2)}: the value should be a valid string"
     if isinstance(err, OmegaConfBaseException):
         return str(err).splitlines()[0]
     if isinstance(err.__cause__, KEY_ERRORS) and "Could not override" in str(err):
@@ -81,12 +84,13 @@ def one_line(err: BaseException) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def exit_if_user_error(err: Exception) -> None:
-    """Print a user's mistake as one line and exit with status 2; return otherwise."""
+def exit_if_user_error(err: Exception, in_job: bool = False) -> None:
+    """Print a user's mistake as one line and exit with status 2; return otherwise.
+    ``in_job``: the job's log file is set up, and gets the line too."""
     cause = user_error_in(err)
     if cause is not None:
         print(f"error: {one_line(cause)}", file=sys.stderr)
-        if not file_log.propagate:  # the run's log file is set up (else Hydra's console)
+        if in_job:
             file_log.error(one_line(cause))
         sys.exit(EXIT_USER_ERROR)
 
@@ -182,7 +186,7 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
             stop(stopped)
         except Exception as err:
             try:
-                exit_if_user_error(err)
+                exit_if_user_error(err, in_job=True)
             finally:  # a mistake: one line, and nothing left behind
                 if user_error_in(err) is not None:
                     discard_if_unused(Path(HydraConfig.get().runtime.output_dir))

@@ -4,19 +4,24 @@ signature, and the tasks' own options against their types. A wrong type or a nam
 is not an option stops with one line — the key, the value, what was expected, the
 closest option — before a file is written or data is read."""
 
+import re
 import typing
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pydantic
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.arguments import Problem, closest, described, first_problem
+from alexnet.arguments import Problem, closest, described, first_problem, signature_of
 from alexnet.errors import UserError
 from alexnet.models import model_info
 
 #: Keys of a model config that are not constructor arguments.
 MODEL_OPTIONS = ("name", "weights", "freeze")
+
+#: Targets whose ``**kwargs`` go on to another function, whose signature checks them.
+KEYWORDS_PASSED_ON = {"lightning.pytorch.loggers.WandbLogger": "wandb.init"}
 
 
 class _Strict(pydantic.BaseModel):
@@ -44,6 +49,19 @@ class ModelOptions(_Strict):
     freeze: list[str] | None = None
 
 
+def _a_backend(name: str) -> str:
+    """``compile=<name>``: ``strict`` or a backend torch.compile knows."""
+    import torch  # only when compile names one: torch._dynamo is slow to import
+
+    known = ["strict", *torch.compiler.list_backends(exclude_tags=())]
+    if name not in known:
+        raise ValueError(f"should be true, false or one of {', '.join(known)}")
+    return name
+
+
+CompileBackend = Annotated[str, pydantic.AfterValidator(_a_backend)]
+
+
 class TaskOptions(pydantic.BaseModel):
     """The options of train.py, eval.py, predict.py, features.py and export.py (a name
     means the same in each); the config groups are checked against their targets."""
@@ -61,7 +79,7 @@ class TaskOptions(pydantic.BaseModel):
     fault_tolerance: FaultTolerance | None = None
     test: bool | None = None
     optimized_metric: str | None = None
-    compile: bool | str | None = None
+    compile: bool | CompileBackend | None = None
     channels_last: bool | None = None
     paths: Paths | None = None
     split: Literal["test", "val"] | None = None
@@ -75,8 +93,16 @@ class TaskOptions(pydantic.BaseModel):
     out: str | None = None
 
 
-def _message(prefix: str, problem: Problem, where: str) -> str:
-    key = f"{prefix}{problem.name}"
+@dataclass
+class OptionProblem(Exception):
+    """The first problem found: at option ``prefix + problem.name`` of ``where``."""
+
+    prefix: str
+    problem: Problem
+    where: str
+
+
+def _message(key: str, problem: Problem, where: str) -> str:
     if problem.kind == "unknown":
         near = closest(problem.name.rsplit(".", 1)[-1], problem.accepted)
         parent = key.rsplit(".", 1)[0] + "." if "." in key else ""
@@ -89,10 +115,13 @@ def _message(prefix: str, problem: Problem, where: str) -> str:
 
 def _fields_at(model: type[pydantic.BaseModel], path: tuple) -> list[str]:
     """The option names of the nested model that ``path`` (a pydantic error location
-    less its last part) leads to."""
+    less its last part) leads to; [] where it leads to no model."""
     for part in path:
         annotation = model.model_fields[str(part)].annotation
-        model = next(t for t in typing.get_args(annotation) or (annotation,) if _is_model(t))
+        models = [t for t in typing.get_args(annotation) or (annotation,) if _is_model(t)]
+        if not models:
+            return []
+        model = models[0]
     return sorted(model.model_fields)
 
 
@@ -101,15 +130,16 @@ def _is_model(kind: Any) -> bool:
 
 
 def _check_options(model: type[pydantic.BaseModel], values: dict, prefix: str) -> None:
-    """``values`` against ``model``: the first problem as a UserError."""
+    """``values`` against ``model``."""
     try:
         model.model_validate(values)
     except pydantic.ValidationError as err:
         problem = described(err, values, [])
         parent = problem.name.rsplit(".", 1)[0] if "." in problem.name else ""
         problem.accepted = _fields_at(model, tuple(parent.split(".")) if parent else ())
-        where = f"{prefix}{parent}".rstrip(".") or "the task"
-        raise UserError(_message(prefix, problem, where)) from None
+        raise OptionProblem(
+            prefix, problem, f"{prefix}{parent}".rstrip(".") or "the task"
+        ) from None
 
 
 def check_target(node: dict, key: str) -> None:
@@ -124,8 +154,12 @@ def check_target(node: dict, key: str) -> None:
         check_target(child, f"{key}.{name}")
     arguments = {k: v for k, v in node.items() if not k.startswith("_") and k not in nested}
     problem = first_problem(target, arguments, given_only=True)
+    if problem is None and node["_target_"] in KEYWORDS_PASSED_ON:
+        passed_on = get_object(KEYWORDS_PASSED_ON[node["_target_"]])
+        rest = {k: v for k, v in arguments.items() if k not in signature_of(target).fields}
+        problem = first_problem(passed_on, rest, given_only=True)
     if problem is not None:
-        raise UserError(_message(f"{key}.", problem, f"{key} ({node['_target_']})"))
+        raise OptionProblem(f"{key}.", problem, f"{key} ({node['_target_']})")
 
 
 def check_model(node: dict, raw: DictConfig) -> None:
@@ -140,7 +174,7 @@ def check_model(node: dict, raw: DictConfig) -> None:
     }
     problem = first_problem(constructor, arguments, given_only=True)
     if problem is not None:
-        raise UserError(_message("model.", problem, f"model {node['name']}"))
+        raise OptionProblem("model.", problem, f"model {node['name']}")
 
 
 def _targets(node: Any, key: str) -> list[tuple[str, dict]]:
@@ -152,11 +186,32 @@ def _targets(node: Any, key: str) -> list[tuple[str, dict]]:
     return [found for k, v in node.items() for found in _targets(v, f"{key}.{k}" if key else k)]
 
 
+def origin(cfg: DictConfig, key: str) -> str:
+    """The option the user sets for ``key``: the one it refers to if it is a plain
+    interpolation (``data.image_size: ${model.input_size}``), else ``key`` itself."""
+    parent, _, name = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    if (
+        not isinstance(node, DictConfig)
+        or name not in node
+        or not OmegaConf.is_interpolation(node, name)
+    ):
+        return key
+    raw = OmegaConf.to_container(node, resolve=False)[name]
+    reference = re.fullmatch(r"\$\{([\w.]+)\}", str(raw))
+    return origin(cfg, reference.group(1)) if reference else key
+
+
 def check_config(cfg: DictConfig) -> None:
     """Every option of the composed ``cfg`` against its type, or a UserError of one line."""
     values = OmegaConf.to_container(cfg, resolve=True)
-    _check_options(TaskOptions, values, "")
-    if isinstance(values.get("model"), dict) and "name" in values["model"]:
-        check_model(values["model"], cfg.model)
-    for key, node in _targets(values, ""):
-        check_target(node, key)
+    try:
+        _check_options(TaskOptions, values, "")
+        for key, node in _targets(values, ""):
+            check_target(node, key)
+        if isinstance(values.get("model"), dict) and "name" in values["model"]:
+            check_model(values["model"], cfg.model)  # last: its in_channels are the data's
+    except OptionProblem as found:
+        key = f"{found.prefix}{found.problem.name}"
+        shown = origin(cfg, key) if found.problem.kind == "type" else key
+        raise UserError(_message(shown, found.problem, found.where)) from None

@@ -59,6 +59,8 @@ def run_dir(resume: str | None, new_dir: str) -> str:
     folder whose last.ckpt was written most recently."""
     if resume is None:
         return claim_new_dir(new_dir)
+    if not isinstance(resume, str):
+        raise UserError(f"resume={resume}: give a run directory (logs/train/runs/...) or last")
     if resume != "last":
         return str(a_run(Path(resume)))
     runs = Path(new_dir).parent

@@ -33,10 +33,12 @@ from hydra_plugins.hydra_optuna_sweeper._impl import (
     create_params_from_overrides,
 )
 from omegaconf import OmegaConf
+from optuna.exceptions import StorageInternalError
 from optuna.storages import RDBStorage, RetryFailedTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from alexnet.errors import Diverged, UserError
@@ -70,6 +72,29 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         engine.dispose()
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A study database that is corrupt or locked by another process: one line with its
+    path and what to do, instead of SQLAlchemy's traceback."""
+    try:
+        yield
+    except (SQLAlchemyError, StorageInternalError) as err:
+        parsed = make_url(url)
+        where = parsed.database if parsed.get_backend_name() == "sqlite" else parsed
+        reason = " ".join(str(err.__cause__ or err).split()).split(" [SQL:")[0]
+        if "locked" in reason:
+            raise UserError(
+                f"study database {where} is locked by another process ({reason}): wait for "
+                "it to finish, or give this sweep another hydra.sweeper.storage"
+            ) from None
+        if "malformed" in reason or "not a database" in reason:
+            raise UserError(
+                f"study database {where} is corrupt ({reason}): restore a backup of it, or "
+                "start the study afresh with another hydra.sweeper.storage or study_name"
+            ) from None
+        raise
 
 
 def retried(trial: FrozenTrial, trials: Sequence[FrozenTrial]) -> bool:
@@ -214,6 +239,11 @@ class StudySweeperImpl(OptunaSweeperImpl):
         distributions = {**(self.search_space_distributions or {}), **distributions}
         for name in fixed:
             distributions.pop(name, None)
+        with database_errors(str(self.storage)):
+            self._run_study(distributions, fixed)
+
+    def _run_study(self, distributions: dict, fixed: dict) -> None:
+        """Claim trials and run them until the study has all it asked for."""
         study = self._open_study()
         log.info(f"Study {study.study_name} in {self.storage}: {self.n_trials} trials in all")
         while (trials := self._claim(study)) is not None:

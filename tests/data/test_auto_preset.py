@@ -43,7 +43,9 @@ def test_small_images_get_the_small_pipeline_and_their_own_statistics(tmp_path):
 
 
 def test_statistics_are_cached_in_the_cache_dir(tmp_path):
-    flat_tree(tmp_path / "photos", {"a": (20, 20), "b": (20, 20)}, {"a": (0, 0, 0), "b": (255, 255, 255)})
+    flat_tree(
+        tmp_path / "photos", {"a": (20, 20), "b": (20, 20)}, {"a": (0, 0, 0), "b": (255, 255, 255)}
+    )
     first = setup(tmp_path / "photos", preset="auto", cache_dir=str(tmp_path / "cache"))
     (cache,) = (tmp_path / "cache").iterdir()
     stored = json.loads(cache.read_text())

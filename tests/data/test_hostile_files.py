@@ -22,11 +22,15 @@ def write_bomb(path, side: int = 30000) -> None:
     """A PNG of a few bytes that declares ``side``×``side`` pixels."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\0" * 64)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 def folder(root, **kwargs) -> ImageFolderDataModule:
@@ -71,7 +75,9 @@ def flat_folder(root, rgb) -> None:
     for name, colour in (("a", rgb), ("b", (0, 0, 0))):
         (root / name).mkdir(parents=True, exist_ok=True)
         for i in range(8):
-            Image.fromarray(np.full((20, 20, 3), colour, dtype=np.uint8)).save(root / name / f"{i}.png")
+            Image.fromarray(np.full((20, 20, 3), colour, dtype=np.uint8)).save(
+                root / name / f"{i}.png"
+            )
 
 
 def test_statistics_are_measured_again_when_the_images_change(tmp_path):

@@ -89,7 +89,9 @@ def measure(paths: list[str], crop: int) -> Statistics:
         pixels += image.shape[1]
     mean = total / pixels
     std = (squares / pixels - mean**2).clamp_min(1e-12).sqrt()
-    rounded = {name: [round(v, 6) for v in t.tolist()] for name, t in (("mean", mean), ("std", std))}
+    rounded = {
+        name: [round(v, 6) for v in t.tolist()] for name, t in (("mean", mean), ("std", std))
+    }
     return Statistics(**rounded, images=len(paths))
 
 

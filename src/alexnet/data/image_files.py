@@ -102,7 +102,9 @@ class ImageFilesDataModule(ClassificationDataModule):
             self.mean, self.std = self.normalised(mean, self.std)
         recipe, limit = self.preprocessing(), self.max_image_pixels
         return (
-            ImageFiles(train, train_transform(self.preset, self.image_size, self.mean, self.std), limit),
+            ImageFiles(
+                train, train_transform(self.preset, self.image_size, self.mean, self.std), limit
+            ),
             ImageFiles(val, eval_transform(recipe), limit),
             ImageFiles(test, eval_transform(recipe, self.tta), limit),
         )

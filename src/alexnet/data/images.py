@@ -95,7 +95,9 @@ def load_rgb(path: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
         with open_image(path, max_pixels) as image:
             return to_rgb(image)
     except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise UserError(f"cannot decode image {shown(path)} ({err}): delete or replace it") from None
+        raise UserError(
+            f"cannot decode image {shown(path)} ({err}): delete or replace it"
+        ) from None
 
 
 def header_size(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int] | None:
