@@ -41,13 +41,15 @@ LEAKED = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "LOCAL_RANK", "NODE_RANK", "WORLD
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment():
+def _isolated_environment(tmp_path):
     """Each test starts without SLURM's variables or what an earlier test's
-    lightning.seed_everything or DDP run left in the environment, and leaves none."""
+    lightning.seed_everything or DDP run left in the environment, and leaves none; its
+    data directory (caches) is its own."""
     saved = dict(os.environ)
     for name in list(os.environ):
         if name.startswith("SLURM_") or name in LEAKED:
             del os.environ[name]
+    os.environ["ALEXNET_DATA_DIR"] = str(tmp_path / "data")
     yield
     os.environ.clear()
     os.environ.update(saved)

@@ -67,3 +67,43 @@ def test_runs_started_together_keep_their_own_files(tmp_path):
 def train_log_runs(log) -> int:
     """How many runs wrote into this train.log (each writes its seed line once)."""
     return log.read_text().count("Seed set to")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "local"])
+def test_sweeps_started_together_keep_their_own_folders(launcher, tmp_path):
+    """Two -m sweeps of two jobs each started at once, in the same second (the sweep
+    folder's name fixed, so that they always meet): each sweep its own folder with its
+    own two jobs, whether the jobs run in the sweep's process or in joblib's workers."""
+    same = tmp_path / "logs" / "train" / "multiruns" / "2026-12-02_10-00-00"
+    sweep = ["-m", "hydra.sweep.dir=${new_dir:" + str(same) + "}", "trainer.max_epochs=1"]
+    sweep += ["trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "logger=csv"]
+    sweep += ["trainer.limit_test_batches=1"]
+    sweep += ["launcher=local", "hydra.launcher.n_jobs=1"] if launcher == "local" else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *sweep, f"seed={a},{b}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for a, b in ((1, 2), (3, 4))
+    ]
+    for process in started:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+    sweeps = sorted(same.parent.iterdir())
+    assert [p.name for p in sweeps] == [same.name, f"{same.name}_2"]
+    seeds = set()
+    for folder in sweeps:
+        jobs = sorted(p for p in folder.iterdir() if p.name.isdigit())
+        assert [p.name for p in jobs] == ["0", "1"]
+        mine = {(job / ".hydra" / "overrides.yaml").read_text().split("seed=")[1][0] for job in jobs}
+        assert mine in ({"1", "2"}, {"3", "4"})
+        seeds |= mine
+        for job in jobs:
+            assert (job / "results.json").is_file() and train_log_runs(job / "train.log") == 1
+    assert seeds == {"1", "2", "3", "4"}

@@ -70,4 +70,7 @@ def run_dir(resume: str | None, new_dir: str) -> str:
 
 OmegaConf.register_new_resolver("best_mixed_precision", best_mixed_precision, replace=True)
 OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
+# A sweep's folder: claimed once, in the process that launches the jobs; the value is
+# cached in the config, which Hydra copies to each job's (in this process or another).
+OmegaConf.register_new_resolver("new_dir", claim_new_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("config_help", config_help, replace=True)
