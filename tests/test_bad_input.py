@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from conftest import ROOT, error_line, run_script
+from conftest import ROOT, error_line, run_report, run_script
 from fixtures import write_class_tree
 
 QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=2"]
@@ -119,13 +119,14 @@ def test_a_corrupt_study_database_names_itself_and_what_to_do(tmp_path):
         connection.execute("create table t(x)")
         connection.executemany("insert into t values (?)", [(b"x" * 1000,)] * 200)
     database.write_bytes(database.read_bytes()[: database.stat().st_size // 3])  # truncated
-    result = sweep(tmp_path)
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert error_line(result) == (
+    message = (
         f"error: study database {database} is corrupt (database disk image is malformed): "
         "restore a backup of it, or start the study afresh with another "
         "hydra.sweeper.storage or study_name"
     )
+    for result in (sweep(tmp_path), run_report(database.parent, cwd=tmp_path)):
+        assert result.returncode == 2, result.stderr[-3000:]
+        assert error_line(result) == message
 
 
 @pytest.mark.slow

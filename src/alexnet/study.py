@@ -33,15 +33,14 @@ from hydra_plugins.hydra_optuna_sweeper._impl import (
     create_params_from_overrides,
 )
 from omegaconf import OmegaConf
-from optuna.exceptions import StorageInternalError
 from optuna.storages import RDBStorage, RetryFailedTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from alexnet.errors import Diverged, UserError
+from alexnet.study_database import database_errors
 
 log = logging.getLogger(__name__)
 # Heartbeats and fail_stale_trials are "experimental" in Optuna 2.10 (and stable in 3).
@@ -72,29 +71,6 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         engine.dispose()
-
-
-@contextmanager
-def database_errors(url: str) -> Iterator[None]:
-    """A study database that is corrupt or locked by another process: one line with its
-    path and what to do, instead of SQLAlchemy's traceback."""
-    try:
-        yield
-    except (SQLAlchemyError, StorageInternalError) as err:
-        parsed = make_url(url)
-        where = parsed.database if parsed.get_backend_name() == "sqlite" else parsed
-        reason = " ".join(str(err.__cause__ or err).split()).split(" [SQL:")[0]
-        if "locked" in reason:
-            raise UserError(
-                f"study database {where} is locked by another process ({reason}): wait for "
-                "it to finish, or give this sweep another hydra.sweeper.storage"
-            ) from None
-        if "malformed" in reason or "not a database" in reason:
-            raise UserError(
-                f"study database {where} is corrupt ({reason}): restore a backup of it, or "
-                "start the study afresh with another hydra.sweeper.storage or study_name"
-            ) from None
-        raise
 
 
 def retried(trial: FrozenTrial, trials: Sequence[FrozenTrial]) -> bool:

@@ -9,12 +9,14 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from alexnet.errors import UserError
+from alexnet.study_database import database_errors
 
 
 def load_study(storage: str, study_name: str | None) -> optuna.Study:
     """The study ``study_name`` in ``storage``, or its only study when not named."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    with database_errors(storage):
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if study_name is None and len(names) == 1:
         study_name = names[0]
     if study_name not in names:
