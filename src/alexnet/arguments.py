@@ -56,6 +56,8 @@ def signature_of(target: Callable) -> Signature:
         if inspect.isclass(target)
         else [target]
     )
+    if not functions:  # a class built in C (datetime.timedelta): not introspectable
+        return Signature({}, open=True)
     fields: dict[str, tuple[Any, Any]] = {}
     takes_more = False
     for function in functions:
@@ -103,7 +105,12 @@ def first_problem(
     }
     extra = "allow" if signature.open else "forbid"
     config = pydantic.ConfigDict(extra=extra, strict=True, arbitrary_types_allowed=True)
-    model = pydantic.create_model("Arguments", __config__=config, **fields)
+    try:
+        model = pydantic.create_model("Arguments", __config__=config, **fields)
+        model.model_rebuild()
+    except (pydantic.PydanticUserError, pydantic.errors.PydanticUndefinedAnnotation):
+        loose = {name: (Any, field) for name, (_, field) in fields.items()}  # names only
+        model = pydantic.create_model("Arguments", __config__=config, **loose)
     try:
         model.model_validate(dict(arguments))
     except pydantic.ValidationError as err:

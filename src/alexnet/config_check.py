@@ -21,7 +21,10 @@ from alexnet.models import model_info
 MODEL_OPTIONS = ("name", "weights", "freeze")
 
 #: Targets whose ``**kwargs`` go on to another function, whose signature checks them.
-KEYWORDS_PASSED_ON = {"lightning.pytorch.loggers.WandbLogger": "wandb.init"}
+KEYWORDS_PASSED_ON = {
+    "lightning.pytorch.loggers.WandbLogger": "wandb.init",
+    "lightning.pytorch.strategies.DDPStrategy": "torch.nn.parallel.DistributedDataParallel",
+}
 
 
 class _Strict(pydantic.BaseModel):
@@ -153,11 +156,12 @@ def check_target(node: dict, key: str) -> None:
     for name, child in nested.items():
         check_target(child, f"{key}.{name}")
     arguments = {k: v for k, v in node.items() if not k.startswith("_") and k not in nested}
-    problem = first_problem(target, arguments, given_only=True)
-    if problem is None and node["_target_"] in KEYWORDS_PASSED_ON:
-        passed_on = get_object(KEYWORDS_PASSED_ON[node["_target_"]])
-        rest = {k: v for k, v in arguments.items() if k not in signature_of(target).fields}
-        problem = first_problem(passed_on, rest, given_only=True)
+    passed_on = KEYWORDS_PASSED_ON.get(node["_target_"])
+    own = signature_of(target).fields if passed_on else arguments
+    problem = first_problem(target, {k: v for k, v in arguments.items() if k in own}, True)
+    if problem is None and passed_on:
+        rest = {k: v for k, v in arguments.items() if k not in own}
+        problem = first_problem(get_object(passed_on), rest, given_only=True)
     if problem is not None:
         raise OptionProblem(f"{key}.", problem, f"{key} ({node['_target_']})")
 
