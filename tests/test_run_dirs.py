@@ -101,7 +101,8 @@ def test_sweeps_started_together_keep_their_own_folders(launcher, tmp_path):
     for folder in sweeps:
         jobs = sorted(p for p in folder.iterdir() if p.name.isdigit())
         assert [p.name for p in jobs] == ["0", "1"]
-        mine = {(job / ".hydra" / "overrides.yaml").read_text().split("seed=")[1][0] for job in jobs}
+        overrides = [(job / ".hydra" / "overrides.yaml").read_text() for job in jobs]
+        mine = {text.split("seed=")[1][0] for text in overrides}
         assert mine in ({"1", "2"}, {"3", "4"})
         seeds |= mine
         for job in jobs:

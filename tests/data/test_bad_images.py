@@ -98,7 +98,8 @@ def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path, capfd
         "logger=csv",
     )
     train(cfg)
-    assert "warning: skipped 2 unreadable image files (empty, corrupt or too large)" in capfd.readouterr().err
+    skipped = "warning: skipped 2 unreadable image files (empty, corrupt or too large)"
+    assert skipped in capfd.readouterr().err
     listed = [
         line.split("\t")[1]
         for line in (run_dir / "skipped_images.txt").read_text().split("\n")
