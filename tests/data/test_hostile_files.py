@@ -4,6 +4,8 @@ UTF-8, statistics caches that are stale or corrupt (issue 25)."""
 import json
 import os
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -109,3 +111,16 @@ def test_a_corrupt_cache_is_measured_again_with_one_warning(content, tmp_path, c
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and f"ignoring the statistics cache {written}" in warnings[0]
     assert json.loads(written.read_text())["images"] == 6  # rewritten whole
+
+
+def test_importing_the_package_leaves_pil_as_it_was():
+    """PIL's process-wide settings change where the project opens an image, not when a
+    program that uses it imports it."""
+    check = (
+        "import alexnet.data, alexnet.tasks.train\n"
+        "from PIL import Image, ImageFile\n"
+        "assert not ImageFile.LOAD_TRUNCATED_IMAGES, 'LOAD_TRUNCATED_IMAGES'\n"
+        "assert Image.MAX_IMAGE_PIXELS == 89_478_485, Image.MAX_IMAGE_PIXELS\n"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -30,7 +30,6 @@ from torch.utils.data import Dataset
 
 from alexnet.errors import UserError
 
-ImageFile.LOAD_TRUNCATED_IMAGES = True
 IMAGE_EXTENSIONS = (
     ".jpg",
     ".jpeg",
@@ -59,8 +58,11 @@ class TooLarge(ValueError):
 
 def open_image(path: str | Path, max_pixels: int) -> Image.Image:
     """The image at ``path``, its header read and nothing decoded yet; TooLarge beyond
-    ``max_pixels``. (PIL's own limit is process-wide: it is raised to ours when ours is
-    larger, so that a dataset's setting holds in every DataLoader worker.)"""
+    ``max_pixels``. PIL's settings are process-wide, so they are made here, where this
+    project opens an image (in every DataLoader worker too), not when it is imported:
+    truncated images decode (the rest grey), and PIL's pixel limit is raised to ours
+    when ours is larger."""
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
     try:
         image = Image.open(path)
