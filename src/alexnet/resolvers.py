@@ -1,11 +1,14 @@
 """OmegaConf resolvers the configs use; registered on import."""
 
 import itertools
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
-from omegaconf import OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
 
 from alexnet.config_help import config_help
 from alexnet.errors import UserError
@@ -69,8 +72,31 @@ def run_dir(resume: str | None, new_dir: str) -> str:
 
 
 OmegaConf.register_new_resolver("best_mixed_precision", best_mixed_precision, replace=True)
+SWEEP_DIRS = "ALEXNET_SWEEP_DIRS"  # {name in the config: folder claimed}, for the jobs
+
+
+def sweep_dir(name: str) -> str:
+    """``${new_dir:<name>}``: the folder :class:`ClaimSweepDir` claimed for ``name``
+    when the sweep started (``name`` before that). A lookup without side effects, since
+    Hydra and OmegaConf resolve the config more often than once (merging, composing each
+    job's); the claim travels in the environment to jobs in other processes (joblib's,
+    submitit's), which start after it."""
+    return json.loads(os.environ.get(SWEEP_DIRS, "{}")).get(name, name)
+
+
+class ClaimSweepDir(Callback):
+    """At the start of a ``-m`` sweep whose folder is ``${new_dir:...}``, claim it as
+    :func:`claim_new_dir` claims a run's: two sweeps started in the same second get
+    ``<date>_<time>`` and ``<date>_<time>_2``."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        raw = OmegaConf.to_container(config.hydra.sweep, resolve=False)["dir"]
+        if isinstance(raw, str) and raw.startswith("${new_dir:"):
+            name = str(config.hydra.sweep.dir)
+            claimed = json.loads(os.environ.get(SWEEP_DIRS, "{}"))
+            os.environ[SWEEP_DIRS] = json.dumps({**claimed, name: claim_new_dir(name)})
+
+
 OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
-# A sweep's folder: claimed once, in the process that launches the jobs; the value is
-# cached in the config, which Hydra copies to each job's (in this process or another).
-OmegaConf.register_new_resolver("new_dir", claim_new_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("new_dir", sweep_dir, replace=True)
 OmegaConf.register_new_resolver("config_help", config_help, replace=True)
