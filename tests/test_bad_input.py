@@ -97,7 +97,7 @@ def test_hostile_files_in_a_folder_are_skipped_and_listed(tmp_path):
         f"unreadable\t{photos / 'b'}/broken\\xff.jpg",
     ]
     assert files_under(photos) == before  # nothing written into the user's folder
-    assert list((tmp_path / "data" / "cache").glob("statistics-*.json"))
+    assert list((tmp_path / "data" / ".cache").glob("statistics-*.json"))
 
 
 def sweep(cwd, *extra):
