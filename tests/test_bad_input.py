@@ -20,24 +20,20 @@ def files_under(folder) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
         ("data.batch_size=1.5", "error: data.batch_size=1.5: the value should be a valid integer"),
-        pytest.param(
-            "optimizer.lr=abc",
-            "error: optimizer.lr=abc: the value should be a valid number",
-            marks=pytest.mark.slow,
-        ),
+        ("optimizer.lr=abc", "error: optimizer.lr=abc: the value should be a valid number"),
         (
             "+trainer.max_epoch=2",
             "error: trainer.max_epoch is not an option of trainer (lightning.Trainer): "
             "did you mean trainer.max_epochs?",
         ),
-        pytest.param(
+        (
             "data.batchsize=3",
             "error: data.batchsize is not an option: did you mean data.batch_size?",
-            marks=pytest.mark.slow,
         ),
     ],
 )

@@ -11,7 +11,7 @@ from alexnet.cli import run_hydra
 from alexnet.errors import EXIT_USER_ERROR
 from conftest import CONFIG_DIR, compose_config
 
-pytestmark = pytest.mark.slow  # 260 cases, half a second each: `make test-all`
+SLOW = pytest.mark.slow  # 260 cases, half a second each: `make test-all`; a few in `make test`
 
 #: A value of the wrong type for an option whose default has this type (a nested list,
 #: for any option: no option takes one).
@@ -79,6 +79,7 @@ def one_error_line(stderr: str) -> str:
     return lines[0]
 
 
+@SLOW
 @pytest.mark.parametrize(("key", "value"), wrong_values())
 def test_a_value_of_the_wrong_type(key, value, tmp_path, monkeypatch, capsys):
     code, stderr = run_train(f"{key}={value}", tmp_path, monkeypatch, capsys)
@@ -87,8 +88,36 @@ def test_a_value_of_the_wrong_type(key, value, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").rglob("*.log"))
 
 
+@SLOW
 @pytest.mark.parametrize("key", sorted(OPTIONS))
 def test_a_misspelt_option_gets_the_right_one_suggested(key, tmp_path, monkeypatch, capsys):
     code, stderr = run_train(f"{key}{key[-1]}=1", tmp_path, monkeypatch, capsys)
     assert code == EXIT_USER_ERROR
     assert one_error_line(stderr).endswith(f"did you mean {key}?")
+
+
+@pytest.mark.parametrize(
+    ("argument", "line"),
+    [
+        ("data.batch_size=abc", "error: data.batch_size=abc: the value should be a valid integer"),
+        ("data.batch_size=1.5", "error: data.batch_size=1.5: the value should be a valid integer"),
+        ("seed=abc", "error: seed=abc: the value should be a valid integer"),
+        (
+            "model.input_size=abc",
+            "error: model.input_size=abc: the value should be a valid integer",
+        ),
+        (
+            "trainer.max_epoch=2",
+            "error: trainer.max_epoch is not an option: did you mean trainer.max_epochs?",
+        ),
+        (
+            "+model.dropot=0.1",
+            "error: model.dropot is not an option of model alexnet_mini: "
+            "did you mean model.dropout?",
+        ),
+    ],
+)
+def test_common_mistakes(argument, line, tmp_path, monkeypatch, capsys):
+    """A few of the cases above in `make test`, with their whole line."""
+    code, stderr = run_train(argument, tmp_path, monkeypatch, capsys)
+    assert code == EXIT_USER_ERROR and one_error_line(stderr) == line
