@@ -27,6 +27,25 @@ def test_processes_of_one_torchrun_job_share_the_name(tmp_path, monkeypatch):
     assert claim_new_dir(shared) == shared and not os.path.exists(shared)
 
 
+def train_together(cwd, commands: list[list[str]]) -> None:
+    """Start ``train.py`` with each argument list at once (one thread each); all exit 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *arguments],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for arguments in commands
+    ]
+    for process in started:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+
+
 @pytest.mark.slow
 def test_runs_started_together_keep_their_own_files(tmp_path):
     """Three train.py runs started at once that name the same new run directory (as the
@@ -36,21 +55,7 @@ def test_runs_started_together_keep_their_own_files(tmp_path):
     run = ["hydra.run.dir=${run_dir:null," + str(same) + "}"]
     run += ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "logger=csv"]
     run += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    started = [
-        subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *run, f"seed={seed}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in (1, 2, 3)
-    ]
-    for process in started:
-        _, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-2000:]
+    train_together(tmp_path, [[*run, f"seed={seed}"] for seed in (1, 2, 3)])
     runs = sorted((tmp_path / "logs" / "train" / "runs").iterdir())
     assert [p.name for p in runs] == [same.name, f"{same.name}_2", f"{same.name}_3"]
     seeds = set()
@@ -80,21 +85,7 @@ def test_sweeps_started_together_keep_their_own_folders(launcher, tmp_path):
     sweep += ["trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "logger=csv"]
     sweep += ["trainer.limit_test_batches=1"]
     sweep += ["launcher=local", "hydra.launcher.n_jobs=1"] if launcher == "local" else []
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    started = [
-        subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *sweep, f"seed={a},{b}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for a, b in ((1, 2), (3, 4))
-    ]
-    for process in started:
-        _, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-2000:]
+    train_together(tmp_path, [[*sweep, f"seed={a},{b}"] for a, b in ((1, 2), (3, 4))])
     sweeps = sorted(same.parent.iterdir())
     assert [p.name for p in sweeps] == [same.name, f"{same.name}_2"]
     seeds = set()
