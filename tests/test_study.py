@@ -139,7 +139,7 @@ def postgres_url() -> str:
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
     if not bins or not (bins[-1] / "initdb").is_file():
         pytest.skip("PostgreSQL is not installed: apt-get install postgresql")
-    pytest.importorskip("psycopg2", reason="psycopg2 is not installed: make install")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: make install")
     # Its own folder in /tmp: pytest's are private to the user running the tests.
     folder = Path(tempfile.mkdtemp(prefix="alexnet-postgres-"))
     as_user = []

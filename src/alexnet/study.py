@@ -1,10 +1,12 @@
 """Optuna sweeps whose study outlives the command: ``n_trials`` is the study's total,
 rerunning the command continues it, and several copies of it share it.
 
-Hydra's Optuna sweeper (1.3.0, the newest) asks ``n_trials`` more trials on every run
-and knows nothing of other workers, and Optuna 2.10's own answer for several workers,
-``MaxTrialsCallback``, overshoots by up to one trial per worker. So the loop of
-``OptunaSweeperImpl.sweep`` is written again here around three things of the storage:
+Hydra's Optuna sweeper (hydra-optuna-sweeper 1.3.0, the newest) asks ``n_trials``
+more trials on every run, knows nothing of other workers and pins Optuna below 3;
+Optuna's own answer for several workers, ``MaxTrialsCallback``, overshoots by up to
+one trial per worker. So the sweeper is ours, on Optuna's public API (the search space
+from Hydra's override grammar: alexnet/search_space.py), around three things of the
+storage:
 
 - a lock held while trials are claimed (a file lock beside a SQLite study, a session
   advisory lock on PostgreSQL), so that N workers together claim exactly ``n_trials``;
@@ -23,16 +25,14 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import optuna
 from filelock import FileLock
+from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
-from hydra_plugins.hydra_optuna_sweeper._impl import (
-    OptunaSweeperImpl,
-    create_params_from_overrides,
-)
-from omegaconf import OmegaConf
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
 from optuna.storages import RDBStorage, RetryFailedTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import create_engine, text
@@ -40,10 +40,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from alexnet.errors import Diverged, UserError
+from alexnet.search_space import search_space, suggest
 from alexnet.study_database import database_errors
 
 log = logging.getLogger(__name__)
-# Heartbeats and fail_stale_trials are "experimental" in Optuna 2.10 (and stable in 3).
+# RetryFailedTrialCallback is "experimental" in Optuna 5 (as it has been since 2.8).
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 #: What to do with a trial whose worker died (killed, preempted, lost machine).
@@ -92,17 +93,25 @@ def count(trials: Sequence[FrozenTrial], *states: TrialState) -> int:
     return sum(t.state in states for t in trials)
 
 
+def trial_id(storage: RDBStorage, study: optuna.Study, number: int) -> int:
+    """The storage's id of trial ``number`` of ``study`` (heartbeats are kept by id)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
 @contextmanager
-def heartbeats(study: optuna.Study, trials: Sequence[optuna.Trial]) -> Iterator[None]:
+def heartbeats(
+    storage: RDBStorage, study: optuna.Study, trials: Sequence[optuna.Trial]
+) -> Iterator[None]:
     """Record the trials' heartbeats every ``heartbeat_interval`` seconds while their
     jobs run (Optuna does this only inside ``study.optimize``, which Hydra does not use)."""
-    storage = study._storage
+    ids = [trial_id(storage, study, trial.number) for trial in trials]
     stop = threading.Event()
 
     def beat() -> None:
         while True:
-            for trial in trials:
-                storage.record_heartbeat(trial._trial_id)
+            for id_ in ids:
+                storage.record_heartbeat(id_)
             if stop.wait(storage.get_heartbeat_interval()):
                 return
 
@@ -115,24 +124,49 @@ def heartbeats(study: optuna.Study, trials: Sequence[optuna.Trial]) -> Iterator[
         thread.join()
 
 
-class StudySweeperImpl(OptunaSweeperImpl):
-    """Hydra's Optuna sweeper with the study's total budget, resume and shared workers."""
+class StudySweeperImpl(Sweeper):
+    """An Optuna sweeper with the study's total budget, resume and shared workers."""
 
     def __init__(
         self,
-        *args: Any,
+        sampler: optuna.samplers.BaseSampler,
+        direction: str,
+        storage: str,
+        study_name: str,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        params: DictConfig | None,
         died_trials: str,
         max_retry: int,
         heartbeat_interval: int,
         grace_period: int,
     ) -> None:
-        super().__init__(*args)
         if died_trials not in DIED_TRIALS:
             raise UserError(f"hydra.sweeper.died_trials={died_trials}: choose retry or skip")
+        if not 0.0 <= max_failure_rate <= 1.0:
+            raise UserError(f"hydra.sweeper.max_failure_rate={max_failure_rate}: give 0 to 1")
+        self.sampler, self.direction, self.storage = sampler, direction, storage
+        self.study_name, self.n_trials, self.n_jobs = study_name, n_trials, n_jobs
+        self.max_failure_rate, self.params = max_failure_rate, params or {}
         self.died_trials = died_trials
         self.max_retry = max_retry
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
+        self.job_idx = 0
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+
+    def _retry_callback(self) -> RetryFailedTrialCallback | None:
+        if self.died_trials == "retry":
+            return RetryFailedTrialCallback(max_retry=self.max_retry)
+        return None
 
     def _open_study(self) -> optuna.Study:
         if not self.storage:
@@ -146,14 +180,17 @@ class StudySweeperImpl(OptunaSweeperImpl):
         if make_url(url).get_backend_name() == "sqlite":
             Path(make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
         with study_lock(url, self.study_name):  # workers starting together: one makes it
-            storage = RDBStorage(
-                url, heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period
+            self.rdb = RDBStorage(
+                url,
+                heartbeat_interval=self.heartbeat_interval,
+                grace_period=self.grace_period,
+                failed_trial_callback=self._retry_callback(),
             )
             return optuna.create_study(
                 study_name=self.study_name,
-                storage=storage,
+                storage=self.rdb,
                 sampler=self.sampler,
-                directions=self._get_directions(),
+                direction=str(self.direction),
                 load_if_exists=True,
             )
 
@@ -161,8 +198,7 @@ class StudySweeperImpl(OptunaSweeperImpl):
         """Trials for this worker's next batch; [] to wait for other workers' running
         trials (they may yet fail and be retried); None when the study is done."""
         with study_lock(str(self.storage), self.study_name):
-            for trial_id in study._storage.fail_stale_trials(study._study_id):
-                self._retry(study, study._storage.get_trial(trial_id))
+            optuna.storages.fail_stale_trials(study)  # and retried, by the storage's callback
             trials = study.get_trials(deepcopy=False)
             free = self.n_trials - budget_used(trials)
             take = min(self.n_jobs, free + count(trials, TrialState.WAITING))
@@ -171,28 +207,30 @@ class StudySweeperImpl(OptunaSweeperImpl):
             return [] if count(trials, TrialState.RUNNING) else None
 
     def _trial_overrides(
-        self, study: optuna.Study, trials: list[optuna.Trial], distributions: dict, fixed: dict
+        self, study: optuna.Study, trials: list[optuna.Trial], space: dict, fixed: dict
     ) -> list[tuple[str, ...]]:
-        """Each trial's overrides (its parameters, its folder ``trial_<number>``)."""
-        try:
-            jobs = self._configure_trials(trials, distributions, fixed)
-        except ValueError as err:  # Optuna: a parameter changed its kind of distribution
-            for trial in trials:
-                study.tell(trial, state=TrialState.FAIL)
-            raise UserError(
-                f"{err} The study {study.study_name} was made with another search space: "
-                "give this one a new hydra.sweeper.study_name"
-            ) from None
-        return [
-            (*job, f"hydra.sweep.subdir=trial_{trial.number:03d}")
-            for trial, job in zip(trials, jobs, strict=True)
-        ]
+        """Each trial's overrides (its parameters, the fixed ones, its folder
+        ``trial_<number>``)."""
+        jobs = []
+        for trial in trials:
+            try:
+                values = {name: suggest(trial, name, dist) for name, dist in space.items()}
+            except ValueError as err:  # Optuna: a parameter changed its kind of distribution
+                for claimed in trials:
+                    study.tell(claimed, state=TrialState.FAIL)
+                raise UserError(
+                    f"{err} The study {study.study_name} was made with another search space: "
+                    "give this one a new hydra.sweeper.study_name"
+                ) from None
+            overrides = [f"{name}={value}" for name, value in {**values, **fixed}.items()]
+            jobs.append((*overrides, f"hydra.sweep.subdir=trial_{trial.number:03d}"))
+        return jobs
 
-    def _retry(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """A trial whose worker died is failed; queue it again if ``died_trials=retry``.
-        (Called here: Optuna 2.10's cached storage drops RDBStorage's failed_trial_callback.)"""
-        if self.died_trials == "retry":
-            RetryFailedTrialCallback(max_retry=self.max_retry)(study, trial)
+    def _retry(self, study: optuna.Study, number: int) -> None:
+        """A trial stopped by a signal is failed; queue it again if ``died_trials=retry``."""
+        callback = self._retry_callback()
+        if callback is not None:
+            callback(study, study.get_trials(deepcopy=False)[number])
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, ret: JobReturn) -> bool:
         """Record a job's outcome; True if it failed (an error, not divergence)."""
@@ -209,16 +247,14 @@ class StudySweeperImpl(OptunaSweeperImpl):
         return True
 
     def sweep(self, arguments: list[str]) -> None:
-        self._process_searchspace_config()
-        params = self._parse_sweeper_params_config() + list(arguments)
-        distributions, fixed = create_params_from_overrides(params)
-        distributions = {**(self.search_space_distributions or {}), **distributions}
+        params = [f"{key}={value}" for key, value in self.params.items()]
+        space, fixed = search_space(params + list(arguments))
         for name in fixed:
-            distributions.pop(name, None)
+            space.pop(name, None)
         with database_errors(str(self.storage)):
-            self._run_study(distributions, fixed)
+            self._run_study(space, fixed)
 
-    def _run_study(self, distributions: dict, fixed: dict) -> None:
+    def _run_study(self, space: dict, fixed: dict) -> None:
         """Claim trials and run them until the study has all it asked for."""
         study = self._open_study()
         log.info(f"Study {study.study_name} in {self.storage}: {self.n_trials} trials in all")
@@ -226,14 +262,14 @@ class StudySweeperImpl(OptunaSweeperImpl):
             if not trials:  # others' trials are running: see whether they finish or die
                 time.sleep(self.heartbeat_interval)
                 continue
-            overrides = self._trial_overrides(study, trials, distributions, fixed)
+            overrides = self._trial_overrides(study, trials, space, fixed)
             try:
-                with heartbeats(study, trials):
+                with heartbeats(self.rdb, study, trials):
                     returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             except BaseException:  # a signal stopped the sweep: the trials can run again
                 for trial in trials:
                     study.tell(trial, state=TrialState.FAIL)
-                    self._retry(study, study._storage.get_trial(trial._trial_id))
+                    self._retry(study, trial.number)
                 raise
             self.job_idx += len(returns)
             failed = sum(self._tell(study, t, r) for t, r in zip(trials, returns, strict=True))

@@ -36,8 +36,6 @@ class StudySweeper(Sweeper):
             n_trials,
             n_jobs,
             max_failure_rate,
-            None,  # search_space: deprecated by Hydra in favour of params
-            None,  # custom_search_space
             params,
             died_trials=died_trials,
             max_retry=max_retry,
