@@ -110,6 +110,10 @@ file_log = logging.getLogger("alexnet.run")
 file_log.addHandler(logging.NullHandler())  # before Hydra sets up logging: not the console
 
 
+#: The loggers that write into a run's log file (the root logger: Hydra's own handlers).
+RUN_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", file_log.name)
+
+
 def log_to_run_file() -> None:
     """Send Lightning's messages and ``file_log``'s to the run's log file, which Hydra
     attached to the root logger. (Lightning's loggers keep their own console handler
@@ -117,7 +121,7 @@ def log_to_run_file() -> None:
     files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
     file_log.propagate = False
     file_log.setLevel(logging.INFO)
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", file_log.name):
+    for name in RUN_LOGGERS:
         logger = logging.getLogger(name)
         for handler in logger.handlers[:]:  # an earlier job's file, in the same process
             if isinstance(handler, logging.FileHandler) and handler not in files:
@@ -147,7 +151,13 @@ def discard_if_unused(run_dir: Path) -> None:
     own (only Hydra's ``.hydra/`` and the log file): a mistake leaves nothing behind."""
     own = {path.name for path in run_dir.iterdir()} if run_dir.is_dir() else {"?"}
     if own <= {".hydra", f"{HydraConfig.get().job.name}.log"}:
-        logging.shutdown()  # the log file is closed before it goes
+        for logger in map(logging.getLogger, ("", *RUN_LOGGERS)):  # no handler writes there
+            for handler in logger.handlers[:]:
+                if isinstance(handler, logging.FileHandler) and Path(
+                    handler.baseFilename
+                ).is_relative_to(run_dir.resolve()):
+                    logger.removeHandler(handler)
+                    handler.close()
         shutil.rmtree(run_dir)
 
 
