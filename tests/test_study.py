@@ -191,3 +191,43 @@ def test_report_of_a_study(tmp_path):
     from PIL import Image
 
     assert Image.open(folder / "study.png").size[0] > 300
+
+
+@pytest.mark.slow
+def test_optuna_dashboard_shows_the_study(tmp_path):
+    """`optuna-dashboard <storage>` (the README's command) serves the study: its API
+    lists the study and every trial with its state and parameters."""
+    import json
+    import urllib.request
+
+    finished(sweep(tmp_path, "hydra.sweeper.n_trials=2"))
+    url = f"sqlite:///{tmp_path / 'logs/train/sweeps/alexnet_optuna/study.db'}"
+    port = free_port()
+    dashboard = shutil.which("optuna-dashboard")
+    assert dashboard, "optuna-dashboard is not installed: make install"
+    server = subprocess.Popen(
+        [dashboard, url, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        api = f"http://127.0.0.1:{port}/api/studies"
+        for _ in range(120):  # it starts within a few seconds
+            try:
+                with urllib.request.urlopen(api, timeout=2) as answer:
+                    (summary,) = json.load(answer)["study_summaries"]
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(server.stderr.read1().decode()[-2000:])
+        assert summary["study_name"] == "alexnet_optuna"
+        with urllib.request.urlopen(f"{api}/{summary['study_id']}?after=0", timeout=10) as answer:
+            trials = json.load(answer)["trials"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    study = study_of(tmp_path)
+    assert [t["state"] for t in trials] == ["Complete"] * len(study.trials) == ["Complete"] * 2
+    shown = {p["name"] for p in trials[0]["params"]}
+    assert shown == set(study.trials[0].params)

@@ -38,11 +38,8 @@ def distribution(override: Override) -> BaseDistribution | str:
         if any(isinstance(n, float) for n in numbers):
             return FloatDistribution(value.start, value.stop - value.step, step=value.step)
         return IntDistribution(int(value.start), int(value.stop) - 1, step=int(value.step))
-    if override.is_interval_sweep():
-        log = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log)
-        return FloatDistribution(float(value.start), float(value.end), log=log)
+    if override.is_interval_sweep():  # Hydra's interval is of floats (choice/range: ints)
+        return FloatDistribution(value.start, value.end, log="log" in value.tags)
     raise UserError(f"{override.input_line}: an Optuna sweep takes choice, range or interval")
 
 
