@@ -9,39 +9,13 @@ from omegaconf import DictConfig
 
 
 class StudySweeper(Sweeper):
-    """``hydra/sweeper=study``: Optuna with a study that outlives the command."""
+    """``hydra/sweeper=study``: Optuna with a study that outlives the command; its
+    settings (configs/hydra/sweeper/study.yaml) are ``StudySweeperImpl``'s arguments."""
 
-    def __init__(
-        self,
-        sampler: Any,
-        direction: Any,
-        storage: str,
-        study_name: str,
-        n_trials: int,
-        n_jobs: int,
-        max_failure_rate: float,
-        params: DictConfig | None,
-        died_trials: str,
-        max_retry: int,
-        heartbeat_interval: int,
-        grace_period: int,
-    ) -> None:
+    def __init__(self, **settings: Any) -> None:
         from alexnet.study import StudySweeperImpl
 
-        self.sweeper = StudySweeperImpl(
-            sampler,
-            direction,
-            storage,
-            study_name,
-            n_trials,
-            n_jobs,
-            max_failure_rate,
-            params,
-            died_trials=died_trials,
-            max_retry=max_retry,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-        )
+        self.sweeper = StudySweeperImpl(**settings)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
