@@ -5,6 +5,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -166,7 +167,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path):
         "fault_tolerance.checkpoint_every_n_steps=2",
     ]
     arguments.remove("+trainer.limit_train_batches=2")
-    env = {**os.environ, "PYTHON": shutil.which("python") or "python", "ROOT": str(ROOT)}
+    env = {**os.environ, "PYTHON": sys.executable, "ROOT": str(ROOT)}
     result = subprocess.run(
         [*command, *arguments], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )

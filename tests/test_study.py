@@ -15,6 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from alexnet.study_storage import open_storage
 from conftest import ROOT, free_port, run_report, run_script
 
 #: A trial takes a few seconds: two short epochs of alexnet_mini on a part of digits.
@@ -31,7 +32,7 @@ FAST_TRIAL = [
 
 def study_of(cwd: Path, storage: str | None = None) -> optuna.Study:
     url = storage or f"sqlite:///{cwd / 'logs/train/sweeps/alexnet_optuna/study.db'}"
-    return optuna.load_study(study_name="alexnet_optuna", storage=url)
+    return optuna.load_study(study_name="alexnet_optuna", storage=open_storage(url))
 
 
 def states(study: optuna.Study) -> dict[int, str]:
@@ -103,14 +104,27 @@ def kill_during_second_trial(process: subprocess.Popen, cwd: Path, how: signal.S
         (signal.SIGTERM, "skip", {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE"}),
     ],
 )
+@pytest.mark.parametrize("where", ["sqlite", "journal", "postgresql"])
 @pytest.mark.slow
-def test_a_stopped_sweep_finishes_its_study_when_rerun(tmp_path, how, died_trials, expected):
+def test_a_stopped_sweep_finishes_its_study_when_rerun(
+    tmp_path, request, where, how, died_trials, expected
+):
+    """On each storage: a worker killed (or stopped) during its second trial; the
+    rerun fails the dead trial once its heartbeat is older than the grace period, runs
+    it again with the same parameters (retry) and finishes the study's three."""
+    storage = {
+        "sqlite": None,
+        "journal": f"journal:{tmp_path / 'shared' / 'study.log'}",
+        "postgresql": request.getfixturevalue("postgres_url") if where == "postgresql" else None,
+    }[where]
     args = ["hydra.sweeper.n_trials=3", f"hydra.sweeper.died_trials={died_trials}"]
+    args += [f"hydra.sweeper.storage={storage}"] if storage else []
     kill_during_second_trial(sweep(tmp_path, *args, batches=40), tmp_path, how)
-    assert states(study_of(tmp_path)) == {0: "COMPLETE", 1: "RUNNING" if how == 9 else "FAIL"}
+    states_now = states(study_of(tmp_path, storage))
+    assert states_now == {0: "COMPLETE", 1: "RUNNING" if how == 9 else "FAIL"}
 
     finished(sweep(tmp_path, *args))
-    study = study_of(tmp_path)
+    study = study_of(tmp_path, storage)
     assert states(study) == expected
     if died_trials == "retry":
         (retry,) = [t for t in study.trials if t.system_attrs.get("failed_trial") == 1]
@@ -170,7 +184,10 @@ def test_a_study_needs_sqlite_or_postgresql(tmp_path):
         "train.py", *FAST_TRIAL, "hydra.sweeper.storage=mysql://x@y/z", cwd=tmp_path
     )
     assert result.returncode == 2
-    assert "a shared study needs SQLite (one machine) or PostgreSQL" in result.stderr
+    assert (
+        "a shared study needs SQLite (one machine), PostgreSQL (many machines) or journal:"
+        in result.stderr
+    )
 
 
 @pytest.mark.slow

@@ -8,40 +8,41 @@ one trial per worker. So the sweeper is ours, on Optuna's public API (the search
 from Hydra's override grammar: alexnet/search_space.py), around three things of the
 storage:
 
-- a lock held while trials are claimed (a file lock beside a SQLite study, a session
-  advisory lock on PostgreSQL), so that N workers together claim exactly ``n_trials``;
-- heartbeats (Optuna's RDBStorage): a trial whose worker was killed goes stale and is
-  failed, then retried with the same parameters (Optuna's ``RetryFailedTrialCallback``)
-  or left failed, as ``died_trials`` says;
+- a lock held while trials are claimed (a file lock beside a SQLite study or a
+  journal, a session advisory lock on PostgreSQL), so that N workers together claim
+  exactly ``n_trials``;
+- heartbeats (RDBStorage's, or ours on a journal: alexnet/study_storage.py): a trial
+  whose worker was killed goes stale and is failed, then retried with the same
+  parameters (Optuna's ``RetryFailedTrialCallback``) or left failed, as
+  ``died_trials`` says;
 - outcomes: a finished job is COMPLETE with its value, a diverged one PRUNED (its
   parameters are bad, not its luck), a job that raised anything else FAIL.
 """
 
-import hashlib
 import logging
-import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
 import optuna
-from filelock import FileLock
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RetryFailedTrialCallback
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from alexnet.errors import Diverged, UserError
 from alexnet.search_space import search_space, suggest
 from alexnet.study_database import database_errors
+from alexnet.study_storage import (
+    check_storage,
+    fail_stale_trials,
+    heartbeats,
+    open_storage,
+    study_lock,
+)
 
 log = logging.getLogger(__name__)
 # RetryFailedTrialCallback is "experimental" in Optuna 5 (as it has been since 2.8).
@@ -49,29 +50,6 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 #: What to do with a trial whose worker died (killed, preempted, lost machine).
 DIED_TRIALS = ("retry", "skip")
-
-
-@contextmanager
-def study_lock(url: str, study_name: str) -> Iterator[None]:
-    """Hold the lock that serialises claiming trials of ``study_name`` in ``url``.
-
-    Optuna's storage API has no atomic "claim if under budget", so the database's own
-    lock is used: SQLite is one file on one machine (a lock file beside it); PostgreSQL
-    has session advisory locks, which several machines share through the server."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        with FileLock(f"{parsed.database}.lock"):
-            yield
-    else:
-        key = int.from_bytes(hashlib.sha1(study_name.encode()).digest()[:7], "big")
-        engine = create_engine(url, poolclass=NullPool)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        engine.dispose()
 
 
 def retried(trial: FrozenTrial, trials: Sequence[FrozenTrial]) -> bool:
@@ -91,37 +69,6 @@ def budget_used(trials: Sequence[FrozenTrial]) -> int:
 
 def count(trials: Sequence[FrozenTrial], *states: TrialState) -> int:
     return sum(t.state in states for t in trials)
-
-
-def trial_id(storage: RDBStorage, study: optuna.Study, number: int) -> int:
-    """The storage's id of trial ``number`` of ``study`` (heartbeats are kept by id)."""
-    study_id = storage.get_study_id_from_name(study.study_name)
-    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
-
-
-@contextmanager
-def heartbeats(
-    storage: RDBStorage, study: optuna.Study, trials: Sequence[optuna.Trial]
-) -> Iterator[None]:
-    """Record the trials' heartbeats every ``heartbeat_interval`` seconds while their
-    jobs run (Optuna does this only inside ``study.optimize``, which Hydra does not use)."""
-    ids = [trial_id(storage, study, trial.number) for trial in trials]
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            for id_ in ids:
-                storage.record_heartbeat(id_)
-            if stop.wait(storage.get_heartbeat_interval()):
-                return
-
-    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 class StudySweeperImpl(Sweeper):
@@ -170,25 +117,16 @@ class StudySweeperImpl(Sweeper):
 
     def _open_study(self) -> optuna.Study:
         if not self.storage:
-            raise UserError("hydra.sweeper.storage is empty: give a SQLAlchemy URL")
+            raise UserError("hydra.sweeper.storage is empty: give a SQLAlchemy URL or journal:")
         url = str(self.storage)
-        if make_url(url).get_backend_name() not in ("sqlite", "postgresql"):
-            raise UserError(
-                f"hydra.sweeper.storage={url}: a shared study needs SQLite (one machine) "
-                "or PostgreSQL (many machines)"
-            )
-        if make_url(url).get_backend_name() == "sqlite":
-            Path(make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
+        check_storage(url)
         with study_lock(url, self.study_name):  # workers starting together: one makes it
-            self.rdb = RDBStorage(
-                url,
-                heartbeat_interval=self.heartbeat_interval,
-                grace_period=self.grace_period,
-                failed_trial_callback=self._retry_callback(),
+            self.opened = open_storage(
+                url, self.heartbeat_interval, self.grace_period, self._retry_callback()
             )
             return optuna.create_study(
                 study_name=self.study_name,
-                storage=self.rdb,
+                storage=self.opened,
                 sampler=self.sampler,
                 direction=str(self.direction),
                 load_if_exists=True,
@@ -198,7 +136,7 @@ class StudySweeperImpl(Sweeper):
         """Trials for this worker's next batch; [] to wait for other workers' running
         trials (they may yet fail and be retried); None when the study is done."""
         with study_lock(str(self.storage), self.study_name):
-            optuna.storages.fail_stale_trials(study)  # and retried, by the storage's callback
+            fail_stale_trials(study, self.opened, self.grace_period, self._retry_callback())
             trials = study.get_trials(deepcopy=False)
             free = self.n_trials - budget_used(trials)
             take = min(self.n_jobs, free + count(trials, TrialState.WAITING))
@@ -264,7 +202,7 @@ class StudySweeperImpl(Sweeper):
                 continue
             overrides = self._trial_overrides(study, trials, space, fixed)
             try:
-                with heartbeats(self.rdb, study, trials):
+                with heartbeats(self.opened, study, trials, self.heartbeat_interval):
                     returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             except BaseException:  # a signal stopped the sweep: the trials can run again
                 for trial in trials:

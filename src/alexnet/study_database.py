@@ -18,7 +18,7 @@ def database_errors(url: str) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, StorageInternalError) as err:
-        parsed = make_url(url)
+        parsed = make_url(url)  # a journal's errors are not SQLAlchemy's: only URLs here
         where = parsed.database if parsed.get_backend_name() == "sqlite" else parsed
         reason = " ".join(str(err.__cause__ or err).split()).split(" [SQL:")[0]
         if "locked" in reason:

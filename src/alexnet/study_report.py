@@ -10,18 +10,20 @@ from optuna.trial import FrozenTrial, TrialState
 
 from alexnet.errors import UserError
 from alexnet.study_database import database_errors
+from alexnet.study_storage import open_storage
 
 
 def load_study(storage: str, study_name: str | None) -> optuna.Study:
     """The study ``study_name`` in ``storage``, or its only study when not named."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    opened = open_storage(storage)
     with database_errors(storage):
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        names = [s.study_name for s in optuna.get_all_study_summaries(opened)]
     if study_name is None and len(names) == 1:
         study_name = names[0]
     if study_name not in names:
         raise UserError(f"{storage} holds the studies {names}: choose one with --study NAME")
-    return optuna.load_study(study_name=study_name, storage=storage)
+    return optuna.load_study(study_name=study_name, storage=opened)
 
 
 def value_cell(trial: FrozenTrial) -> str:
