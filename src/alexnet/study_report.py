@@ -16,8 +16,8 @@ from alexnet.study_storage import open_storage
 def load_study(storage: str, study_name: str | None) -> optuna.Study:
     """The study ``study_name`` in ``storage``, or its only study when not named."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    opened = open_storage(storage)
     with database_errors(storage):
+        opened = open_storage(storage)
         names = [s.study_name for s in optuna.get_all_study_summaries(opened)]
     if study_name is None and len(names) == 1:
         study_name = names[0]
