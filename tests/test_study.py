@@ -220,8 +220,8 @@ def test_optuna_dashboard_shows_the_study(tmp_path):
     finished(sweep(tmp_path, "hydra.sweeper.n_trials=2"))
     url = f"sqlite:///{tmp_path / 'logs/train/sweeps/alexnet_optuna/study.db'}"
     port = free_port()
-    dashboard = shutil.which("optuna-dashboard")
-    assert dashboard, "optuna-dashboard is not installed: make install"
+    dashboard = Path(sys.executable).parent / "optuna-dashboard"  # beside this Python
+    assert dashboard.is_file(), "optuna-dashboard is not installed: make install"
     server = subprocess.Popen(
         [dashboard, url, "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
