@@ -12,23 +12,15 @@ destination, flushed to disk, and renamed over it with ``os.replace``.
 import errno
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from alexnet.errors import UserError
+from alexnet.errors import UserError, causes
 
 FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; over the user's quota
-
-
-def causes(err: BaseException | None) -> Iterator[BaseException]:
-    """``err`` and the exceptions it was raised from or while handling."""
-    while err is not None:
-        yield err
-        err = err.__cause__ or err.__context__
 
 
 def tensor_bytes(value: Any) -> int:

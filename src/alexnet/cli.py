@@ -26,16 +26,13 @@ from omegaconf.errors import (
 
 from alexnet.arguments import closest
 from alexnet.config_check import check_config
-from alexnet.errors import EXIT_USER_ERROR, Diverged, RunStopped, UserError
+from alexnet.errors import EXIT_USER_ERROR, Diverged, RunStopped, UserError, causes
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
     """The user's mistake behind ``err``, if it is one: a UserError (which Hydra may
     wrap while instantiating or resolving), a bad override or an unknown config option."""
-    chain = []
-    while err is not None:  # what it was raised from, or while handling (a resolver's)
-        chain.append(err)
-        err = err.__cause__ or err.__context__
+    chain = list(causes(err))
     for link in chain:
         if isinstance(link, UserError):
             return link

@@ -3,6 +3,7 @@ and the one-line warnings a user should read."""
 
 import logging
 import sys
+from collections.abc import Iterator
 
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -36,6 +37,13 @@ class Diverged(RunStopped):
 
     def __init__(self, message: str):
         super().__init__(message, EXIT_DIVERGED)
+
+
+def causes(err: BaseException | None) -> Iterator[BaseException]:
+    """``err`` and the exceptions it was raised from or while handling (a resolver's)."""
+    while err is not None:
+        yield err
+        err = err.__cause__ or err.__context__
 
 
 @rank_zero_only
