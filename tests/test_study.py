@@ -2,6 +2,7 @@
 the study, a killed sweep finishes it without repeating trials, two workers share it and
 together run exactly n_trials, on SQLite and on a real PostgreSQL server."""
 
+import csv
 import os
 import shutil
 import signal
@@ -77,7 +78,8 @@ def test_rerun_continues_the_study_and_diverged_trials_are_pruned(tmp_path):
         sweep(tmp_path, "hydra.sweeper.n_trials=3", "optimizer.lr=tag(log, interval(1e8, 1e9))")
     )
     assert states(study_of(tmp_path)) == {0: "COMPLETE", 1: "COMPLETE", 2: "PRUNED"}
-    assert "2 complete, 1 diverged, 0 failed" in output
+    assert "2 complete, 1 diverged, 0 pruned, 0 failed" in output
+    assert "study_trial" not in output  # no pruner unless one is chosen
     stopped = study_of(tmp_path).trials[2].user_attrs["stopped"]
     assert stopped.startswith("Diverged: training diverged")
     again = (tmp_path / "logs/train/sweeps/alexnet_optuna/trial_000/results.json").stat()
@@ -208,6 +210,31 @@ def test_report_of_a_study(tmp_path):
     from PIL import Image
 
     assert Image.open(folder / "study.png").size[0] > 300
+
+
+@pytest.mark.parametrize("processes", [[], ["trainer=ddp_cpu", "trainer.strategy=ddp_spawn"]])
+@pytest.mark.slow
+def test_a_pruner_stops_a_hopeless_trial_in_every_process(tmp_path, processes):
+    """hydra/sweeper/pruner=threshold with a bar no trial reaches: trial 1 reports
+    val/acc after epochs 0 and 1, is pruned after its warm-up epoch 1 (of 3) and stops
+    there, in both DDP processes too; the study and its report say so."""
+    finished(sweep(tmp_path, "hydra.sweeper.n_trials=1"))  # trial 0: no pruner
+    prune_all = ["hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=0.99"]
+    prune_all += ["hydra.sweeper.pruner.n_warmup_steps=1", "trainer.max_epochs=3"]
+    output = finished(sweep(tmp_path, "hydra.sweeper.n_trials=2", *prune_all, *processes))
+    assert "1 complete, 0 diverged, 1 pruned, 0 failed" in output
+    study = study_of(tmp_path)
+    assert states(study) == {0: "COMPLETE", 1: "PRUNED"}
+    pruned = study.trials[1]
+    assert sorted(pruned.intermediate_values) == [0, 1]
+    assert pruned.user_attrs["pruned"]["epoch"] == 1
+    assert pruned.user_attrs["stopped"].startswith("Pruned: the study's pruner stopped it")
+    folder = tmp_path / "logs/train/sweeps/alexnet_optuna"
+    with open(folder / "trial_001/csv/metrics.csv") as log:
+        assert {row["epoch"] for row in csv.DictReader(log) if row["epoch"]} == {"0", "1"}
+    assert not (folder / "trial_001/results.json").exists()  # it did not finish
+    assert run_report(folder, cwd=tmp_path).returncode == 0
+    assert "| 1 | pruned after epoch 1 |" in (folder / "study.md").read_text()
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from omegaconf.errors import (
 
 from alexnet.arguments import closest
 from alexnet.config_check import check_config
-from alexnet.errors import EXIT_USER_ERROR, Diverged, RunStopped, UserError, causes
+from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -188,7 +188,10 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
             check_config(cfg)
             result = task(cfg)
         except RunStopped as stopped:
-            if isinstance(stopped, Diverged) and HydraConfig.get().mode == RunMode.MULTIRUN:
+            if (
+                isinstance(stopped, Diverged | Pruned)
+                and HydraConfig.get().mode == RunMode.MULTIRUN
+            ):
                 raise  # a failed job: the sweeper records it (study.py) or stops the sweep
             stop(stopped)
         except Exception as err:

@@ -82,6 +82,7 @@ class TaskOptions(pydantic.BaseModel):
     fault_tolerance: FaultTolerance | None = None
     test: bool | None = None
     optimized_metric: str | None = None
+    study_trial: Annotated[int, pydantic.Field(ge=0)] | None = None
     compile: bool | CompileBackend | None = None
     channels_last: bool | None = None
     paths: Paths | None = None

@@ -11,6 +11,7 @@ EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
 EXIT_HUNG = 4
 EXIT_LOST_PROCESS = 5
+EXIT_PRUNED = 6
 
 
 class UserError(Exception):
@@ -37,6 +38,13 @@ class Diverged(RunStopped):
 
     def __init__(self, message: str):
         super().__init__(message, EXIT_DIVERGED)
+
+
+class Pruned(RunStopped):
+    """A sweep's trial stopped by the study's pruner: the sweeper records it as pruned."""
+
+    def __init__(self, message: str):
+        super().__init__(message, EXIT_PRUNED)
 
 
 def causes(err: BaseException | None) -> Iterator[BaseException]:

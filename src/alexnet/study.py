@@ -13,15 +13,17 @@ storage:
   exactly ``n_trials``;
 - heartbeats (RDBStorage's, or ours on a journal: alexnet/study_storage.py): a trial
   whose worker was killed goes stale and is failed, then retried with the same
-  parameters (Optuna's ``RetryFailedTrialCallback``) or left failed, as
+  parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``) or left failed, as
   ``died_trials`` says;
 - outcomes: a finished job is COMPLETE with its value, a diverged one PRUNED (its
-  parameters are bad, not its luck), a job that raised anything else FAIL.
+  parameters are bad, not its luck), as is one that the study's pruner stopped (with
+  ``hydra/sweeper/pruner=...``: each job reports ``pruning_metric`` every epoch, through
+  alexnet/callbacks/pruning.py, to the trial whose number it gets as ``study_trial``);
+  a job that raised anything else FAIL.
 """
 
 import logging
 import time
-import warnings
 from collections.abc import Sequence
 
 import optuna
@@ -30,10 +32,10 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
-from optuna.storages import RetryFailedTrialCallback
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from alexnet.errors import Diverged, UserError
+from alexnet.errors import Diverged, Pruned, UserError
 from alexnet.search_space import search_space, suggest
 from alexnet.study_database import database_errors
 from alexnet.study_storage import (
@@ -41,19 +43,18 @@ from alexnet.study_storage import (
     fail_stale_trials,
     heartbeats,
     open_storage,
+    optuna_quiet,
     study_lock,
 )
 
 log = logging.getLogger(__name__)
-# RetryFailedTrialCallback is "experimental" in Optuna 5 (as it has been since 2.8).
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 #: What to do with a trial whose worker died (killed, preempted, lost machine).
 DIED_TRIALS = ("retry", "skip")
 
 
 def retried(trial: FrozenTrial, trials: Sequence[FrozenTrial]) -> bool:
-    """Whether a later trial retries ``trial`` (Optuna's RetryFailedTrialCallback marks
+    """Whether a later trial retries ``trial`` (Optuna's RetryHeartbeatStaleTrialCallback marks
     each retry with the number of the first failed trial of its chain)."""
     first = trial.system_attrs.get("failed_trial", trial.number)
     return any(
@@ -77,6 +78,8 @@ class StudySweeperImpl(Sweeper):
     def __init__(
         self,
         sampler: optuna.samplers.BaseSampler,
+        pruner: optuna.pruners.BasePruner | None,
+        pruning_metric: str,
         direction: str,
         storage: str,
         study_name: str,
@@ -94,6 +97,7 @@ class StudySweeperImpl(Sweeper):
         if not 0.0 <= max_failure_rate <= 1.0:
             raise UserError(f"hydra.sweeper.max_failure_rate={max_failure_rate}: give 0 to 1")
         self.sampler, self.direction, self.storage = sampler, direction, storage
+        self.pruner, self.pruning_metric = pruner, pruning_metric
         self.study_name, self.n_trials, self.n_jobs = study_name, n_trials, n_jobs
         self.max_failure_rate, self.params = max_failure_rate, params or {}
         self.died_trials = died_trials
@@ -110,9 +114,10 @@ class StudySweeperImpl(Sweeper):
             config=config, hydra_context=hydra_context, task_function=task_function
         )
 
-    def _retry_callback(self) -> RetryFailedTrialCallback | None:
+    def _retry_callback(self) -> RetryHeartbeatStaleTrialCallback | None:
         if self.died_trials == "retry":
-            return RetryFailedTrialCallback(max_retry=self.max_retry)
+            with optuna_quiet():
+                return RetryHeartbeatStaleTrialCallback(max_retry=self.max_retry)
         return None
 
     def _open_study(self) -> optuna.Study:
@@ -128,6 +133,7 @@ class StudySweeperImpl(Sweeper):
                 study_name=self.study_name,
                 storage=self.opened,
                 sampler=self.sampler,
+                pruner=self.pruner,
                 direction=str(self.direction),
                 load_if_exists=True,
             )
@@ -141,14 +147,15 @@ class StudySweeperImpl(Sweeper):
             free = self.n_trials - budget_used(trials)
             take = min(self.n_jobs, free + count(trials, TrialState.WAITING))
             if take > 0:
-                return [study.ask() for _ in range(take)]
+                with optuna_quiet():
+                    return [study.ask() for _ in range(take)]
             return [] if count(trials, TrialState.RUNNING) else None
 
     def _trial_overrides(
         self, study: optuna.Study, trials: list[optuna.Trial], space: dict, fixed: dict
     ) -> list[tuple[str, ...]]:
         """Each trial's overrides (its parameters, the fixed ones, its folder
-        ``trial_<number>``)."""
+        ``trial_<number>``, and its number when a pruner watches it)."""
         jobs = []
         for trial in trials:
             try:
@@ -161,7 +168,10 @@ class StudySweeperImpl(Sweeper):
                     "give this one a new hydra.sweeper.study_name"
                 ) from None
             overrides = [f"{name}={value}" for name, value in {**values, **fixed}.items()]
-            jobs.append((*overrides, f"hydra.sweep.subdir=trial_{trial.number:03d}"))
+            overrides.append(f"hydra.sweep.subdir=trial_{trial.number:03d}")
+            if self.pruner is not None:
+                overrides.append(f"study_trial={trial.number}")
+            jobs.append(tuple(overrides))
         return jobs
 
     def _retry(self, study: optuna.Study, number: int) -> None:
@@ -177,8 +187,9 @@ class StudySweeperImpl(Sweeper):
             return False
         error = ret._return_value
         trial.set_user_attr("stopped", f"{type(error).__name__}: {error}")
-        if isinstance(error, Diverged):
+        if isinstance(error, Diverged | Pruned):
             study.tell(trial, state=TrialState.PRUNED)
+            log.info(f"trial {trial.number} pruned: {error}")
             return False
         study.tell(trial, state=TrialState.FAIL)
         log.warning(f"trial {trial.number} failed: {error}")
@@ -219,9 +230,12 @@ class StudySweeperImpl(Sweeper):
     def _save_results(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False)
         finished = count(trials, TrialState.COMPLETE)
+        diverged = sum(
+            t.user_attrs.get("stopped", "").startswith(Diverged.__name__) for t in trials
+        )
         log.info(
-            f"Study {study.study_name}: {finished} complete, "
-            f"{count(trials, TrialState.PRUNED)} diverged, "
+            f"Study {study.study_name}: {finished} complete, {diverged} diverged, "
+            f"{count(trials, TrialState.PRUNED) - diverged} pruned, "
             f"{count(trials, TrialState.FAIL)} failed"
         )
         if not finished:

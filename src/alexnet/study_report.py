@@ -10,7 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from alexnet.errors import UserError
 from alexnet.study_database import database_errors
-from alexnet.study_storage import open_storage
+from alexnet.study_storage import PRUNED, open_storage
 
 
 def load_study(storage: str, study_name: str | None) -> optuna.Study:
@@ -29,7 +29,10 @@ def load_study(storage: str, study_name: str | None) -> optuna.Study:
 def value_cell(trial: FrozenTrial) -> str:
     if trial.state == TrialState.COMPLETE:
         return f"{trial.value:.4f}"
-    return {TrialState.PRUNED: "diverged"}.get(trial.state, trial.state.name.lower())
+    if trial.state == TrialState.PRUNED:
+        stopped = trial.user_attrs.get(PRUNED)
+        return f"pruned after epoch {stopped['epoch']}" if stopped else "diverged"
+    return trial.state.name.lower()
 
 
 def trials_table(study: optuna.Study) -> str:

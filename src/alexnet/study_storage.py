@@ -17,6 +17,7 @@ Three storages, by ``hydra.sweeper.storage``:
 import hashlib
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,19 @@ from alexnet.errors import UserError
 
 JOURNAL = "journal:"
 HEARTBEAT = "heartbeat"  # the journal's heartbeats: a trial system attribute, in seconds
+PRUNED = "pruned"  # a trial's user attribute: {"epoch", "metric", "value"} when pruned
+
+
+@contextmanager
+def optuna_quiet() -> Iterator[None]:
+    """Quiet two of Optuna's warnings that say nothing to a user here: heartbeats, their
+    retry callback and ``fail_stale_trials`` have been "experimental" since Optuna 2.8
+    and still are in 5, and ``ask`` on a storage with heartbeats warns that they are for
+    ``Study.optimize`` (the sweeper records them itself: ``heartbeats``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
+        yield
 
 
 def journal_path(url: str) -> Path | None:
@@ -57,7 +71,7 @@ def open_storage(
     url: str,
     heartbeat_interval: int = 60,
     grace_period: int = 120,
-    failed_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> BaseStorage:
     """The storage of ``url``, its folder made (SQLite, journal)."""
     journal = journal_path(url)
@@ -66,12 +80,13 @@ def open_storage(
         return JournalStorage(JournalFileBackend(str(journal)))
     if make_url(url).get_backend_name() == "sqlite":
         Path(make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
-    return RDBStorage(
-        url,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        failed_trial_callback=failed_trial_callback,
-    )
+    with optuna_quiet():
+        return RDBStorage(
+            url,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=stale_trial_callback,
+        )
 
 
 @contextmanager
@@ -135,12 +150,13 @@ def fail_stale_trials(
     study: optuna.Study,
     storage: BaseStorage,
     grace_period: int,
-    failed_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None,
+    stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None,
 ) -> None:
     """Fail the running trials whose worker stopped beating (and retry them through
-    ``failed_trial_callback``): Optuna's own for a database, ours for a journal."""
+    ``stale_trial_callback``): Optuna's own for a database, ours for a journal."""
     if isinstance(storage, RDBStorage):
-        optuna.storages.fail_stale_trials(study)  # the storage calls the callback
+        with optuna_quiet():
+            optuna.storages.fail_stale_trials(study)  # the storage calls the callback
         return
     now = time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -149,5 +165,5 @@ def fail_stale_trials(
             if storage.set_trial_state_values(
                 trial_id(storage, study, trial.number), TrialState.FAIL
             ):
-                if failed_trial_callback is not None:
-                    failed_trial_callback(study, study.get_trials(deepcopy=False)[trial.number])
+                if stale_trial_callback is not None:
+                    stale_trial_callback(study, study.get_trials(deepcopy=False)[trial.number])

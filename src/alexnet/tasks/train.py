@@ -4,8 +4,10 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -25,7 +27,7 @@ from alexnet.callbacks.resume import ExactResume
 from alexnet.callbacks.watchdog import Watchdog
 from alexnet.checkpoint_io import AtomicCheckpointIO
 from alexnet.checkpoints import SaveRecord, read_checkpoint
-from alexnet.errors import EXIT_LOST_PROCESS, Diverged, RunStopped, UserError, inform
+from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError, inform
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
@@ -36,6 +38,9 @@ from alexnet.loggers import (
 )
 from alexnet.resuming import checkpoint_to_resume, continue_csv_log, note_resume, resumed_step
 from alexnet.summary import print_results
+
+if TYPE_CHECKING:
+    from alexnet.callbacks.pruning import StudyPruning
 
 
 def check_ddp_launch(cfg: DictConfig) -> None:
@@ -122,6 +127,25 @@ def find_learning_rate(
     return rate
 
 
+def study_pruning(cfg: DictConfig) -> "StudyPruning | None":
+    """The pruning callback of a sweep's trial (``study_trial``, set by alexnet/study.py
+    when ``hydra/sweeper/pruner=`` is given), or None."""
+    if cfg.get("study_trial") is None:
+        return None
+    from alexnet.callbacks.pruning import StudyPruning  # Optuna: only in a sweep
+
+    sweeper = HydraConfig.get().sweeper
+    if not sweeper.get("pruner"):
+        raise UserError("study_trial is set by the Optuna sweeper when it has a pruner")
+    return StudyPruning(
+        sweeper.storage,
+        sweeper.study_name,
+        cfg.study_trial,
+        OmegaConf.to_container(sweeper.pruner, resolve=True),
+        sweeper.pruning_metric,
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results
     and write them to ``results.json``; returns the final metrics."""
@@ -152,6 +176,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ]
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         callbacks.append(WandbRunIdInCheckpoint())
+    if pruning := study_pruning(cfg):
+        callbacks.append(pruning)
     trainer = build_trainer(
         cfg.trainer, callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()]
     )
@@ -169,6 +195,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     exit_code = 0
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        if pruning and (when := pruning.pruned()):
+            raise Pruned(f"the study's pruner stopped it {when}")
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("test"):
