@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
+# A PyTorch build from download.pytorch.org instead of PyPI's: cpu (no CUDA libraries,
+# about 4.5 GB less), or a CUDA version such as cu126 for an older driver. Empty: PyPI's.
+TORCH ?=
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
 .PHONY: help install train test test-gpu test-all bench bench-gpu gpu-wheels gpu-check claims report data lint format clean
@@ -11,21 +15,28 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# What a user needs: train, sweep (Optuna, launchers) and export (ONNX).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(if $(TORCH),$(BIN)/pip install --quiet torch torchvision --index-url https://download.pytorch.org/whl/$(TORCH))
+	$(BIN)/pip install --quiet -e '.[sweep,export]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the package with its dev tools
+# What a contributor adds: pytest, ruff and the other extras the tests use.
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+install: $(STAMP) ## create .venv and install what training, sweeps and export need (TORCH=cpu: the CPU-only PyTorch)
 
 train: $(STAMP) ## run train.py (the offline default); overrides in ARGS="model=alexnet_bn ..."
 	$(BIN)/python train.py $(ARGS)
 
-test: $(STAMP) ## the fast tests, one process per core (about 4 minutes on 2 cores)
+test: $(DEV_STAMP) ## the fast tests, one process per core (about 4 minutes on 2 cores)
 	$(BIN)/python -m pytest -m "not slow" -n auto $(ARGS)
 
-test-gpu: $(STAMP) ## on a GPU machine: the GPU tests (see ../shared/GPU.md for a lent one)
+test-gpu: $(DEV_STAMP) ## on a GPU machine: the GPU tests (see ../shared/GPU.md for a lent one)
 	$(BIN)/python -m pytest -m gpu $(ARGS)
 
 bench-gpu: $(STAMP) ## on a GPU machine: throughput, MFU and the on-device epoch on CUDA
@@ -63,11 +74,11 @@ data: ## install Fashion-MNIST (Debian/Ubuntu: apt-get install dataset-fashion-m
 report: $(STAMP) ## compare runs: make report RUNS="logs/train/multiruns/<sweep>" (table + PNG)
 	$(BIN)/python -m alexnet.report $(RUNS) $(ARGS)
 
-lint: $(STAMP) ## check style and common bugs with ruff
+lint: $(DEV_STAMP) ## check style and common bugs with ruff
 	$(BIN)/ruff check src tests experiments *.py
 	$(BIN)/ruff format --check src tests experiments *.py
 
-format: $(STAMP) ## format and auto-fix with ruff
+format: $(DEV_STAMP) ## format and auto-fix with ruff
 	$(BIN)/ruff format src tests experiments *.py
 	$(BIN)/ruff check --fix src tests experiments *.py
 

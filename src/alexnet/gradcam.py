@@ -5,13 +5,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from alexnet.errors import UserError
+
 
 def gradcam(
     net: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor
 ) -> torch.Tensor:
     """Heat maps in [0, 1], one (H, W) per image, for the classes ``targets``, of the
     output of ``layer`` (the model's registered Grad-CAM layer)."""
-    from captum.attr import LayerAttribution, LayerGradCam  # optional: the explain extra
+    try:
+        from captum.attr import LayerAttribution, LayerGradCam
+    except ImportError:
+        raise UserError(
+            "gradcam=true needs the explain extra: pip install -e '.[explain]'"
+        ) from None
 
     cam = LayerGradCam(net, layer)
     maps = cam.attribute(images, target=targets, relu_attributions=True)

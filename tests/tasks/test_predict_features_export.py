@@ -63,14 +63,15 @@ def test_predict_prints_top_classes_and_saves_gradcam(trained, tmp_path):
 
 
 def test_predictions_match_the_network(trained, tmp_path):
-    """The probabilities printed are the network's softmax on the eval pipeline."""
+    """The probabilities printed are the network's softmax on the eval pipeline (for
+    one image given as ``inputs=<file>``, not a list)."""
     from alexnet.tasks.predict import predict
 
     ckpt, data = trained
     image = tmp_path / "one.jpg"
     write_image(image, seed=7)
     cfg = compose_config(
-        tmp_path, f"ckpt_path={ckpt}", f"inputs=[{image}]", "device=cpu", config_name="predict"
+        tmp_path, f"ckpt_path={ckpt}", f"inputs={image}", "device=cpu", config_name="predict"
     )
     (result,) = predict(cfg)
     net = load_model(ckpt).net

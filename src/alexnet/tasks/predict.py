@@ -50,7 +50,8 @@ def predict(cfg: DictConfig) -> list[dict]:
     device = pick_device(cfg.device)
     net = loaded.net.to(device)
     transform = eval_transform(loaded.record.preprocessing.model_dump())
-    paths = image_paths(list(cfg.inputs))
+    inputs = cfg.inputs
+    paths = image_paths([inputs] if isinstance(inputs, str) else list(inputs))  # one, or a list
     output_dir = Path(cfg.paths.output_dir)
     results = []
     readable, skipped = [], []
