@@ -185,7 +185,10 @@ class StudySweeperImpl(Sweeper):
         if ret.status == JobStatus.COMPLETED:
             study.tell(trial, float(ret.return_value))
             return False
-        error = ret._return_value
+        try:
+            _ = ret.return_value  # Hydra's public way to a failed job's exception: raising it
+        except Exception as raised:
+            error = raised
         trial.set_user_attr("stopped", f"{type(error).__name__}: {error}")
         if isinstance(error, Diverged | Pruned):
             study.tell(trial, state=TrialState.PRUNED)

@@ -35,7 +35,7 @@ def submitit_signal() -> int | None:
         return None
     from submitit import JobEnvironment
 
-    return JobEnvironment._usr_sig()
+    return getattr(signal, f"SIG{JobEnvironment.USR_SIG}")  # SUBMITIT_PREEMPT_SIGNAL, USR2
 
 
 class CheckpointOnSignal(L.Callback):

@@ -13,6 +13,8 @@ from lightning.pytorch.callbacks import (
     RichProgressBar,
 )
 
+from alexnet.adapters.lightning import SubmoduleSummary
+
 
 def on_terminal() -> bool:
     return sys.stdout.isatty()
@@ -90,24 +92,11 @@ def progress_bar(every_s: float = 10.0) -> ProgressBar:
     return RichProgressBar() if on_terminal() else PlainProgressBar(every_s)
 
 
-class _NetOnly:
-    """A model summary of ``pl_module.net``'s layers (not the metric modules)."""
-
-    def _summary(self, trainer, pl_module):
-        summary = super()._summary(trainer, pl_module)
-        summary._layer_summary = {
-            name: layer
-            for name, layer in summary._layer_summary.items()
-            if name == "net" or name.startswith("net.")
-        }
-        return summary
-
-
-class NetSummary(_NetOnly, ModelSummary):
+class NetSummary(SubmoduleSummary, ModelSummary):
     pass
 
 
-class RichNetSummary(_NetOnly, RichModelSummary):
+class RichNetSummary(SubmoduleSummary, RichModelSummary):
     pass
 
 

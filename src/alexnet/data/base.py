@@ -3,11 +3,13 @@
 import copy
 import os
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import lightning as L
 import torch
 from torch.utils.data import Dataset, Subset
 
+from alexnet.adapters.lightning import batches_done_in_epoch
 from alexnet.data.sampling import KeyedSamples, ResumableLoader, ShardSampler
 from alexnet.data.splits import per_class_holdout
 from alexnet.data.transforms import TTAS
@@ -207,13 +209,11 @@ class ClassificationDataModule(L.LightningDataModule):
         rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
         sampler = ShardSampler(len(dataset), training, seed, rank, world_size)
-        batches_done = self._batches_done if training and trainer else lambda: 0
+        no_batches: Callable[[], int] = lambda: 0  # noqa: E731
+        batches_done = (
+            partial(batches_done_in_epoch, trainer) if training and trainer else no_batches
+        )
         return self.batches(dataset, sampler, training, batches_done)
-
-    def _batches_done(self) -> int:
-        """The training batches of the current epoch the trainer has done (restored from a
-        checkpoint when resuming, 0 when an epoch starts)."""
-        return self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
 
     def train_dataloader(self):
         return self._split_loader("train")
