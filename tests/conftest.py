@@ -5,10 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import alexnet  # noqa: F401  (registers the configs' resolvers)
+from alexnet.cli import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
@@ -87,8 +86,7 @@ def _quiet_offline_wandb(monkeypatch, tmp_path):
 def compose_config(run_dir: Path, *overrides: str, config_name: str = "train") -> DictConfig:
     """The config `python train.py *overrides` would run, writing into ``run_dir``."""
     paths = [f"paths.root_dir={ROOT}", f"paths.output_dir={run_dir}", f"paths.log_dir={run_dir}"]
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name, overrides=[*paths, *overrides])
+    return compose(CONFIG_DIR, config_name, [*paths, *overrides])
 
 
 @pytest.fixture

@@ -76,3 +76,26 @@ def test_train_prints_the_results_table_and_run_dir(tmp_path):
     assert "3.1 M     Total params" in result.stderr  # alexnet_mini's summary
     assert f"run directory: {tmp_path / 'logs' / 'train' / 'runs'}" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing else in the cwd
+
+
+def test_importing_the_package_changes_nothing_global():
+    """Importing every entry point's modules registers no OmegaConf resolver and leaves
+    PIL's settings and Python's warning filters as they were: that happens when a
+    command runs (alexnet.cli.run_hydra), where the images are opened, or not at all."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import warnings; from omegaconf import OmegaConf; from PIL import Image, ImageFile\n"
+        "import lightning, torchvision, hydra, optuna, wandb, matplotlib, sklearn  # theirs\n"
+        "settings = lambda: (list(warnings.filters), Image.MAX_IMAGE_PIXELS,\n"
+        "                    ImageFile.LOAD_TRUNCATED_IMAGES)\n"
+        "before = settings()\n"
+        "import alexnet.cli, alexnet.tasks.train, alexnet.tasks.predict, alexnet.tasks.export\n"
+        "import alexnet.tasks.evaluate, alexnet.tasks.features, alexnet.study, alexnet.report\n"
+        "resolvers = [n for n in ('run_dir', 'new_dir', 'best_mixed_precision', 'config_help')\n"
+        "             if OmegaConf.has_resolver(n)]\n"
+        "print(before == settings(), resolvers)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.split("\n")[0] == "True []", result.stderr[-2000:]

@@ -3,10 +3,9 @@ compare arms that differ in the factor it names."""
 
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-import alexnet  # noqa: F401  (registers the configs' resolvers)
+from alexnet.cli import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 IGNORED = ("seed", "hydra", "paths", "tags")  # not part of what a run learns
@@ -24,8 +23,7 @@ def flat(tree: object, prefix: str = "") -> dict[str, object]:
 
 def composed(overrides: list[str], config_name: str = "train") -> dict[str, object]:
     """The resolved config that ``python <config_name>.py *overrides`` would run."""
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name, overrides=["paths.output_dir=/dev/null", *overrides])
+    cfg = compose(ROOT / "configs", config_name, ["paths.output_dir=/dev/null", *overrides])
     tree = OmegaConf.to_container(cfg, resolve=True)
     return {k: v for k, v in flat(tree).items() if k.split(".")[0] not in IGNORED}
 

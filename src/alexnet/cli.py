@@ -27,6 +27,7 @@ from omegaconf.errors import (
 from alexnet.arguments import closest
 from alexnet.config_check import check_config
 from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
+from alexnet.resolvers import register_resolvers
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -167,6 +168,14 @@ def leave_run_dir_to_rank_0() -> None:
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
 
 
+def compose(config_dir: Path, config_name: str, overrides: list[str]) -> DictConfig:
+    """The config that ``python <config_name>.py *overrides`` would run (for tests,
+    benchmarks and experiments that call a task in-process)."""
+    register_resolvers()
+    with hydra.initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        return hydra.compose(config_name, overrides=overrides)
+
+
 def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:
     """Call ``task`` through ``@hydra.main``; a mistake the user can fix prints
     ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
@@ -181,6 +190,7 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: not ours to fix.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     leave_run_dir_to_rank_0()
+    register_resolvers()
 
     def guarded_task(cfg: DictConfig) -> object:
         log_to_run_file()

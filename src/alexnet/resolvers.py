@@ -1,4 +1,5 @@
-"""OmegaConf resolvers the configs use; registered on import."""
+"""OmegaConf resolvers the configs use, registered by :func:`register_resolvers`
+(the entry points and :func:`alexnet.cli.compose` call it), and the sweep folder's claim."""
 
 import itertools
 import json
@@ -71,7 +72,6 @@ def run_dir(resume: str | None, new_dir: str) -> str:
     return str(found[-1].parent.parent) if found else claim_new_dir(new_dir)
 
 
-OmegaConf.register_new_resolver("best_mixed_precision", best_mixed_precision, replace=True)
 SWEEP_DIRS = "ALEXNET_SWEEP_DIRS"  # {name in the config: folder claimed}, for the jobs
 
 
@@ -97,6 +97,14 @@ class ClaimSweepDir(Callback):
             os.environ[SWEEP_DIRS] = json.dumps({**claimed, name: claim_new_dir(name)})
 
 
-OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
-OmegaConf.register_new_resolver("new_dir", sweep_dir, replace=True)
-OmegaConf.register_new_resolver("config_help", config_help, replace=True)
+def register_resolvers() -> None:
+    """Make the configs' ``${best_mixed_precision:}``, ``${run_dir:}``, ``${new_dir:}``
+    and ``${config_help:}`` known to OmegaConf (again: the same functions). Hydra's
+    joblib and submitit launchers carry them to the jobs' processes (its singleton state)."""
+    for name, function in (
+        ("best_mixed_precision", best_mixed_precision),
+        ("run_dir", run_dir),
+        ("new_dir", sweep_dir),
+        ("config_help", config_help),
+    ):
+        OmegaConf.register_new_resolver(name, function, replace=True)

@@ -14,10 +14,9 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 
-import alexnet  # noqa: F401  (config resolvers)
 from alexnet.build import build_datamodule, build_net, settle_class_count
+from alexnet.cli import compose
 from alexnet.tasks.train import train
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -48,8 +47,7 @@ def config(run_dir: Path, steps: int, *extra: str):
         "trainer.enable_model_summary=false",
         *extra,
     ]
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=overrides)
+    return compose(CONFIGS, "train", overrides)
 
 
 def lightning_run(steps: int) -> float:

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
-import alexnet  # noqa: F401  (config resolvers)
+from alexnet.cli import compose
 from alexnet.data import CIFAR10DataModule
 from alexnet.data.cifar10 import CIFAR10Folder
 from alexnet.data.on_device import DeviceBatches
@@ -108,13 +107,11 @@ def plain_training(root: Path, steps: int) -> float:
 
 
 def training_steps(root: Path, on_device: bool, steps: int, val_size: int) -> float:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"),
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         cfg = compose(
+            ROOT / "configs",
             "train",
-            overrides=[
+            [
                 f"paths.output_dir={tmp}",
                 f"paths.log_dir={tmp}",
                 "paths.root_dir=.",
