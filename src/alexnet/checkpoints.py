@@ -34,6 +34,7 @@ from torch import nn
 
 from alexnet.arguments import checked_arguments
 from alexnet.cli import user_errors_exit_2
+from alexnet.console import inform
 from alexnet.data import DATASETS, dataset_name
 from alexnet.errors import UserError
 from alexnet.models import ModelInfo, create_model, load_weights, model_arguments, model_info
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     convert.add_argument("new", type=Path)
     args = parser.parse_args(argv)
     with user_errors_exit_2():
-        print(f"wrote {upgrade(args.old, args.new)}")
+        inform(f"wrote {upgrade(args.old, args.new)}")
 
 
 if __name__ == "__main__":

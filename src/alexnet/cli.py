@@ -24,6 +24,7 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
+from alexnet import console
 from alexnet.arguments import closest
 from alexnet.config_check import check_config
 from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
@@ -82,14 +83,11 @@ def one_line(err: BaseException) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def exit_if_user_error(err: Exception, in_job: bool = False) -> None:
-    """Print a user's mistake as one line and exit with status 2; return otherwise.
-    ``in_job``: the job's log file is set up, and gets the line too."""
+def exit_if_user_error(err: Exception) -> None:
+    """Print a user's mistake as one line and exit with status 2; return otherwise."""
     cause = user_error_in(err)
     if cause is not None:
-        print(f"error: {one_line(cause)}", file=sys.stderr)
-        if in_job:
-            file_log.error(one_line(cause))
+        console.error(one_line(cause))
         sys.exit(EXIT_USER_ERROR)
 
 
@@ -99,32 +97,26 @@ def user_errors_exit_2() -> Iterator[None]:
     try:
         yield
     except UserError as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
+        console.error(one_line(err))
         sys.exit(EXIT_USER_ERROR)
 
 
-#: Lines for the run's log file alone (the terminal shows them as tables or errors).
-file_log = logging.getLogger("alexnet.run")
-file_log.addHandler(logging.NullHandler())  # before Hydra sets up logging: not the console
-
-
 #: The loggers that write into a run's log file (the root logger: Hydra's own handlers).
-RUN_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", file_log.name)
+RUN_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", console.RUN_LOG.name)
 
 
 def log_to_run_file() -> None:
-    """Send Lightning's messages and ``file_log``'s to the run's log file, which Hydra
+    """Send Lightning's messages and the console's to the run's log file, which Hydra
     attached to the root logger. (Lightning's loggers keep their own console handler
     and do not propagate when imported before Hydra sets up logging.)"""
     files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
-    file_log.propagate = False
-    file_log.setLevel(logging.INFO)
+    console.RUN_LOG.setLevel(logging.INFO)
     for name in RUN_LOGGERS:
         logger = logging.getLogger(name)
         for handler in logger.handlers[:]:  # an earlier job's file, in the same process
             if isinstance(handler, logging.FileHandler) and handler not in files:
                 logger.removeHandler(handler)
-        if name == file_log.name or not logger.propagate:
+        if name == console.RUN_LOG.name or not logger.propagate:
             for handler in files:
                 if handler not in logger.handlers:
                     logger.addHandler(handler)
@@ -139,8 +131,7 @@ class _NoAdverts(logging.Filter):
 
 def stop(stopped: RunStopped) -> NoReturn:
     """The run stopped before it finished: one line, and its exit status."""
-    print(f"error: {one_line(stopped)}", file=sys.stderr, flush=True)
-    file_log.error(one_line(stopped))
+    console.error(one_line(stopped))
     sys.exit(stopped.exit_code)
 
 
@@ -206,7 +197,7 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
             stop(stopped)
         except Exception as err:
             try:
-                exit_if_user_error(err, in_job=True)
+                exit_if_user_error(err)
             finally:  # a mistake: one line, and nothing left behind
                 if user_error_in(err) is not None:
                     discard_if_unused(Path(HydraConfig.get().runtime.output_dir))

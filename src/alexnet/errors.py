@@ -1,11 +1,7 @@
-"""The exceptions that end a run with a message of one line and a known exit status,
-and the one-line warnings a user should read."""
+"""The exceptions that end a run with a message of one line and a known exit status
+(printed by alexnet.cli through alexnet.console)."""
 
-import logging
-import sys
 from collections.abc import Iterator
-
-from lightning.pytorch.utilities import rank_zero_only
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
@@ -52,18 +48,3 @@ def causes(err: BaseException | None) -> Iterator[BaseException]:
     while err is not None:
         yield err
         err = err.__cause__ or err.__context__
-
-
-@rank_zero_only
-def warn(message: str) -> None:
-    """``warning: <message>`` on one line on stderr (first process only) and in the
-    run's log file — not Python's warning format, which prefixes a source line."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-    logging.getLogger("alexnet.run").warning(message)
-
-
-@rank_zero_only
-def inform(message: str) -> None:
-    """A line for the user on stdout (first process only), also in the run's log file."""
-    print(message, flush=True)
-    logging.getLogger("alexnet.run").info(message)

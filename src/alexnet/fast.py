@@ -1,9 +1,9 @@
 """Opt-in speed-ups of the network: torch.compile with an eager fallback, channels_last."""
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
+from alexnet.console import warn
 from alexnet.errors import UserError
 
 
@@ -28,7 +28,7 @@ class CompiledForward:
         self.compiled = None
         if self.strict:
             raise UserError(f"compile=strict: torch.compile failed ({_first_line(err)})") from None
-        rank_zero_warn(f"torch.compile failed, the run continues uncompiled ({_first_line(err)})")
+        warn(f"torch.compile failed, the run continues uncompiled ({_first_line(err)})")
 
     def __call__(self, *args, **kwargs):
         if self.compiled is not None:

@@ -14,7 +14,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, open_dict
-from rich.console import Console
+
+from alexnet.console import inform
 
 
 class ContinuingCSVLogger(CSVLogger):
@@ -134,4 +135,4 @@ def finish_loggers(loggers: list[Logger], exit_code: int = 0) -> None:
     offline, run_dir = run.offline, Path(run.dir).parent
     run.finish(exit_code=exit_code)
     if offline:
-        Console(soft_wrap=True).print(f"W&B logged offline. Upload with: wandb sync {run_dir}")
+        inform(f"W&B logged offline. Upload with: wandb sync {run_dir}")

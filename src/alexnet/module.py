@@ -8,12 +8,12 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from alexnet.console import warn
 from alexnet.data.sampling import IGNORE
 from alexnet.errors import Diverged, UserError
 from alexnet.fast import compile_net, to_channels_last
@@ -166,7 +166,7 @@ class ClassifierModule(L.LightningModule):
         where = f"epoch {self.current_epoch}, step {self.global_step}"
         if self.nonfinite_steps > self.hparams.max_nonfinite_steps:
             raise Diverged(f"the loss is {loss.item()} at {where}")
-        rank_zero_warn(
+        warn(
             f"skipping {where}: the loss is {loss.item()} ({self.nonfinite_steps} of at most "
             f"{self.hparams.max_nonfinite_steps} skipped steps)"
         )

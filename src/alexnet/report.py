@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from alexnet.cli import user_errors_exit_2
+from alexnet.console import inform
 from alexnet.errors import UserError
 
 
@@ -144,8 +145,8 @@ def report(paths: list[Path]) -> tuple[Path, Path]:
     markdown.write_text(
         f"# {len(runs)} runs under {root}\n\n{table}\n![learning curves](report.png)\n"
     )
-    print(table)
-    print(f"wrote {markdown} and {png}")
+    inform(table)
+    inform(f"wrote {markdown} and {png}")
     return markdown, png
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from alexnet.console import inform
 from alexnet.errors import UserError
 from alexnet.study_database import database_errors
 from alexnet.study_storage import PRUNED, open_storage
@@ -104,6 +105,6 @@ def study_report(storage: str, study_name: str | None, folder: Path) -> tuple[Pa
         plot_history(study, png)
         lines += ["![optimisation history](study.png)", ""]
     markdown.write_text("\n".join(lines))
-    print("\n".join(lines))
-    print(f"wrote {markdown}" + (f" and {png}" if complete else ""))
+    inform("\n".join(lines))
+    inform(f"wrote {markdown}" + (f" and {png}" if complete else ""))
     return markdown, png

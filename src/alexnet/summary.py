@@ -1,11 +1,8 @@
 """The table a run prints at the end."""
 
-import logging
-import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from alexnet.console import RUN_LOG, inform, show_table
 
 SHOWN = ("acc", "acc_top5", "loss")
 
@@ -35,39 +32,22 @@ def result_rows(metrics: dict[str, float]) -> list[list[str]]:
 
 
 def print_results(metrics: dict[str, float], run_dir: Path, best_ckpt: str, seconds: float) -> None:
-    """The results table — a Rich table on a terminal, plain aligned text in a file or
-    a pipe — then the best val top-1, the best checkpoint and the run directory."""
-    rows = result_rows(metrics)
-    console = Console(soft_wrap=True)
-    if sys.stdout.isatty():
-        table = Table(title="Results")
-        for column in COLUMNS:
-            table.add_column(column, justify="right" if column != "split" else "left")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    else:
-        widths = [max(len(r[i]) for r in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
-        for row in [list(COLUMNS), *rows]:
-            print(
-                "  ".join(
-                    c.ljust(w) if i == 0 else c.rjust(w)
-                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                )
-            )
-    logging.getLogger("alexnet.run").info(
+    """The results table, then the best val top-1, the best checkpoint and the run
+    directory; the log file also gets every metric."""
+    show_table("Results", list(COLUMNS), result_rows(metrics))
+    RUN_LOG.info(
         "results: %s; best checkpoint: %s; %.0f s",
         {k: round(v, 6) for k, v in sorted(metrics.items())},
         best_ckpt or "-",
         seconds,
     )
     if "val/acc_best" in metrics:
-        console.print(f"best val top-1: {metrics['val/acc_best']:.2%}")
+        inform(f"best val top-1: {metrics['val/acc_best']:.2%}")
     if "lrn/acting" in metrics:
-        console.print(
+        inform(
             f"LRN acting: {metrics['lrn/acting']:.1%} of positions (divisor more than 5% "
             "from k^β; near 0: the LRN only scales by a constant)"
         )
     if best_ckpt:
-        console.print(f"best checkpoint: {best_ckpt}")
-    console.print(f"run directory: {run_dir}   ({seconds:.0f} s)")
+        inform(f"best checkpoint: {best_ckpt}")
+    inform(f"run directory: {run_dir}   ({seconds:.0f} s)")

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import FrameType
 
 import lightning as L
-from lightning.pytorch.utilities import rank_zero_warn
 
+from alexnet.console import warn
 from alexnet.errors import Preempted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -56,7 +56,7 @@ class CheckpointOnSignal(L.Callback):
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop at once
         self.received = signum
-        rank_zero_warn(
+        warn(
             f"{signal.Signals(signum).name} received: stopping after this step "
             "with a checkpoint (Ctrl-C again to abort at once)"
         )

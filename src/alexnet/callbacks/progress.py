@@ -2,7 +2,6 @@
 where stdout is a file or a pipe (CI, nohup, SLURM logs, ``| tee``), which the live
 display would fill with redraw fragments; and a model summary of the network alone."""
 
-import sys
 import time
 
 import lightning as L
@@ -14,10 +13,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from alexnet.adapters.lightning import SubmoduleSummary
-
-
-def on_terminal() -> bool:
-    return sys.stdout.isatty()
+from alexnet.console import inform, on_terminal
 
 
 def _duration(seconds: float) -> str:
@@ -47,7 +43,7 @@ class PlainProgressBar(ProgressBar):
 
     def _print(self, text: str) -> None:
         if self.enabled:
-            print(text, flush=True)
+            inform(text)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module) -> None:
         self.started = self.last_line = time.monotonic()

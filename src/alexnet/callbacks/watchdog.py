@@ -12,13 +12,13 @@ the main thread may be blocked in a collective that will never return).
 
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
 import lightning as L
 
+from alexnet import console
 from alexnet.errors import EXIT_HUNG, EXIT_LOST_PROCESS
 
 
@@ -110,7 +110,7 @@ class Watchdog(L.Callback):
         return f"[rank {self.rank}] {what}; resume from {self.resume_hint}"
 
     def _end(self, what: str, status: int) -> None:
-        print(f"error: {self.message(what)}", file=sys.stderr, flush=True)
+        console.error(self.message(what))
         for child in self.children:
             if child.poll() is None:
                 child.kill()

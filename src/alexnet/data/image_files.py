@@ -5,6 +5,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from alexnet.console import inform, warn
 from alexnet.data.auto_preset import channel_statistics, choose_preset, evenly_spaced
 from alexnet.data.base import ClassificationDataModule
 from alexnet.data.images import (
@@ -18,7 +19,7 @@ from alexnet.data.images import (
 )
 from alexnet.data.splits import stratified_holdout
 from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
-from alexnet.errors import UserError, inform, warn
+from alexnet.errors import UserError
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 Splits = tuple[list[Sample], list[Sample], list[Sample]]

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from alexnet.checkpoints import LoadedModel, load_model
+from alexnet.console import inform
 from alexnet.errors import UserError
 
 Shape = tuple[int, int, int]
@@ -104,5 +105,5 @@ def export(cfg: DictConfig) -> list[Path]:
     ]
     written.append(write_preprocessing(loaded, out / f"{stem}.preprocessing.json"))
     for path in written:
-        print(f"wrote {path}")
+        inform(f"wrote {path}")
     return written

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
-from rich.console import Console
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from alexnet.build import build_checkpoint_datamodule
 from alexnet.checkpoints import load_model
+from alexnet.console import inform
 from alexnet.errors import UserError
 from alexnet.tasks.predict import pick_device
 
@@ -45,7 +45,7 @@ def extract_features(cfg: DictConfig) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(saved, path)
     rows, width = saved["features"].shape
-    Console(soft_wrap=True).print(
+    inform(
         f"{rows} × {width} features ({loaded.info.name}'s {layer}) of the {cfg.split} split: {path}"
     )
     return path

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
-from rich.console import Console
-from rich.table import Table
 
 from alexnet.checkpoints import load_model
+from alexnet.console import inform, show_table
 from alexnet.data.images import IMAGE_EXTENSIONS, load_rgb
 from alexnet.data.transforms import eval_transform
 from alexnet.errors import UserError
@@ -93,18 +92,18 @@ def predict(cfg: DictConfig) -> list[dict]:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
     print_predictions(results)
-    Console(soft_wrap=True).print(f"predictions written to {output_dir / 'predictions.json'}")
+    inform(f"predictions written to {output_dir / 'predictions.json'}")
     return results
 
 
 def print_predictions(results: list[dict]) -> None:
-    table = Table(title="Predictions", show_lines=True)
-    table.add_column("image", overflow="fold")
-    table.add_column("top classes (probability)")
-    for result in results:
-        if "error" in result:
-            table.add_row(result["image"], f"[red]{result['error']}")
-            continue
-        ranked = "\n".join(f"{t['class']}  {t['probability']:.1%}" for t in result["top"])
-        table.add_row(result["image"], ranked)
-    Console().print(table)
+    rows = [
+        [
+            result["image"],
+            f"error: {result['error']}"
+            if "error" in result
+            else "\n".join(f"{t['class']}  {t['probability']:.1%}" for t in result["top"]),
+        ]
+        for result in results
+    ]
+    show_table("Predictions", ["image", "top classes (probability)"], rows, row_lines=True)

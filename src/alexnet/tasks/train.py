@@ -27,7 +27,8 @@ from alexnet.callbacks.resume import ExactResume
 from alexnet.callbacks.watchdog import Watchdog
 from alexnet.checkpoint_io import AtomicCheckpointIO
 from alexnet.checkpoints import SaveRecord, read_checkpoint
-from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError, inform
+from alexnet.console import inform
+from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
 from alexnet.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
