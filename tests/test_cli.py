@@ -78,6 +78,7 @@ def test_train_prints_the_results_table_and_run_dir(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing else in the cwd
 
 
+@SLOW  # a fresh interpreter importing everything: seconds
 def test_importing_the_package_changes_nothing_global():
     """Importing every entry point's modules registers no OmegaConf resolver and leaves
     PIL's settings and Python's warning filters as they were: that happens when a
