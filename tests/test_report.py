@@ -43,3 +43,25 @@ def test_report_of_a_sweep(tmp_path):
 def test_report_without_runs_is_a_user_error(tmp_path):
     report = run_report(tmp_path, cwd=tmp_path)
     assert report.returncode == 2 and "no runs" in report.stderr
+
+
+def test_a_study_whose_trials_were_all_pruned_still_has_its_report(tmp_path, capsys):
+    """No trial finished (no results.json anywhere), but the study has pruned trials:
+    the report says so and writes the study's own report."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from alexnet.report import main
+    from alexnet.study_storage import PRUNED, open_storage
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(storage))
+    for value in (0.1, 0.2):
+        trial = study.ask({"optimizer.lr": optuna.distributions.FloatDistribution(1e-3, 1e-1)})
+        trial.report(value, step=0)
+        trial.set_user_attr(PRUNED, {"epoch": 0, "metric": "val/acc", "value": value})
+        study.tell(trial, state=TrialState.PRUNED)
+    main([str(tmp_path)])
+    assert "no finished runs (results.json)" in capsys.readouterr().out
+    text = (tmp_path / "study.md").read_text()
+    assert "| 0 | pruned after epoch 0 |" in text and "| 1 | pruned after epoch 0 |" in text

@@ -158,13 +158,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--study", help="the study's name (default: the storage's only one)")
     args = parser.parse_args(argv)
+    sweep = args.runs[0]
+    storage = args.storage
+    if storage is None and (sweep / "study.db").is_file():
+        storage = f"sqlite:///{(sweep / 'study.db').resolve()}"
     with user_errors_exit_2():
-        report(args.runs)
-        sweep = args.runs[0]
-        if args.storage or (sweep / "study.db").is_file():
+        if storage is None or find_runs(args.runs):
+            report(args.runs)
+        else:  # every trial pruned or failed so far: the study still has a story
+            inform(f"no finished runs (results.json) in {sweep}: the study's report alone")
+        if storage is not None:
             from alexnet.study_report import study_report
 
-            storage = args.storage or f"sqlite:///{(sweep / 'study.db').resolve()}"
             study_report(storage, args.study, sweep)
 
 
