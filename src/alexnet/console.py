@@ -64,12 +64,12 @@ def plain_table(columns: list[str], rows: list[list[str]]) -> str:
 def show_table(
     title: str, columns: list[str], rows: list[list[str]], row_lines: bool = False
 ) -> None:
-    """A table: Rich's on a terminal (``row_lines``: ruled between rows), plain text
-    otherwise; the log file gets the plain text."""
+    """A table under its title: Rich's on a terminal (``row_lines``: ruled between
+    rows), plain text otherwise; the log file gets the plain text."""
     plain = plain_table(columns, rows)
     RUN_LOG.info(f"{title}\n{plain}")
     if not on_terminal():
-        print(plain, flush=True)
+        print(f"{title}\n{plain}", flush=True)
         return
     table = Table(title=title, show_lines=row_lines)
     for i, column in enumerate(columns):
