@@ -57,7 +57,7 @@ def plain_table(columns: list[str], rows: list[list[str]]) -> str:
                 for i, (p, w) in enumerate(zip(parts, widths, strict=True))
             )
             lines.append("  ".join(aligned).rstrip())
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(lines)
 
 
 @rank_zero_only

@@ -209,9 +209,8 @@ class ClassificationDataModule(L.LightningDataModule):
         rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
         sampler = ShardSampler(len(dataset), training, seed, rank, world_size)
-        no_batches: Callable[[], int] = lambda: 0  # noqa: E731
         batches_done = (
-            partial(batches_done_in_epoch, trainer) if training and trainer else no_batches
+            partial(batches_done_in_epoch, trainer) if training and trainer else lambda: 0
         )
         return self.batches(dataset, sampler, training, batches_done)
 
