@@ -97,13 +97,15 @@ def cifar10_root(tmp_path_factory) -> Path:
 
 
 def run_script(script: str, *args: str, cwd: Path, env: dict | None = None):
-    """Run an entry point as a user would, in ``cwd`` (a test's folder, never the
-    repository); ``env`` adds variables (None unsets one). Returns the CompletedProcess."""
+    """Run an entry point (a script, or ``-m <module>``) as a user would, in ``cwd`` (a
+    test's folder, never the repository); ``env`` adds variables (None unsets one).
+    Returns the CompletedProcess."""
     import subprocess
 
     environment = {**os.environ, **(env or {})}
+    command = ["-m", script[3:]] if script.startswith("-m ") else [str(ROOT / script)]
     return subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
+        [sys.executable, *command, *args],
         cwd=cwd,
         env={k: v for k, v in environment.items() if v is not None},
         capture_output=True,

@@ -9,8 +9,10 @@ import pytest
 import torch
 import torchvision
 
-from alexnet.checkpoints import load_model, net_state_dict, read_checkpoint, upgrade
+from alexnet.checkpoints import net_state_dict, read_checkpoint
+from alexnet.checkpoints.upgrade import upgrade
 from alexnet.errors import UserError
+from alexnet.spec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features
@@ -162,7 +164,7 @@ def test_old_checkpoints_are_refused_with_the_command_that_converts_them(trained
     assert result.returncode == 2
     assert f"python -m alexnet.checkpoints upgrade {old}" in error_line(result)
     result = run_script(
-        "src/alexnet/checkpoints.py", "upgrade", str(old), str(tmp_path / "new.ckpt"), cwd=tmp_path
+        "-m alexnet.checkpoints", "upgrade", str(old), str(tmp_path / "new.ckpt"), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
     converted, original = load_model(tmp_path / "new.ckpt"), load_model(ckpt)
@@ -225,3 +227,26 @@ def test_torchvision_alexnet_loads_a_trained_alexnet_torchvision_checkpoint(tmp_
     ours = load_model(ckpt).net
     with torch.no_grad():
         torch.testing.assert_close(reference.eval()(x), ours(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(  # the two train paths in `make test`, every one in `make test-all`
+    "entry",
+    [e if e.startswith("train") else pytest.param(e, marks=pytest.mark.slow) for e in ENTRY_POINTS],
+)
+def test_every_entry_point_reads_its_checkpoint_once(trained, entry, tmp_path, monkeypatch):
+    """One read and one check per command: resuming hands the checkpoint the run read
+    to Lightning, fine-tuning builds the model from the record it read."""
+    ckpt, data = trained
+    task, config_name, overrides = entry_point_configs(tmp_path, ckpt, data)[entry]
+    cfg = compose_config(tmp_path / "run", *overrides, config_name=config_name)
+    reads: list[Path] = []
+    load = torch.load
+
+    def counted_load(f, *args, **kwargs):
+        opened = f if isinstance(f, (str, os.PathLike)) else getattr(f, "path", f.name)
+        reads.append(Path(opened).resolve())  # a path, or an open file's
+        return load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counted_load)
+    task(cfg)
+    assert reads.count(ckpt.resolve()) == 1

@@ -1,12 +1,12 @@
 """Every option of every config group composes into a config that resolves."""
 
 import pytest
-from omegaconf import OmegaConf, open_dict
 
 from alexnet.arguments import checked_arguments
-from alexnet.build import MODEL_OPTIONS
-from alexnet.data import DATASETS
+from alexnet.checkpoints import Preprocessing, Record
+from alexnet.data import dataset_class
 from alexnet.models import model_arguments
+from alexnet.spec.run_spec import Part, checkpoint_data, run_spec
 from conftest import CONFIG_DIR, compose_config
 
 GROUPS = sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
@@ -39,29 +39,38 @@ def test_option_composes_resolves_and_fits_its_constructors(group, option, tmp_p
     """Every option resolves, and the model and dataset it leads to accept every key the
     config gives them (a key renamed in the code but not in a YAML file fails here)."""
     cfg = compose_config(tmp_path, f"{group}={option}", *REQUIRED.get((group, option), []))
-    with open_dict(cfg):
-        cfg.data.num_classes = 7  # what the data would settle
-    container = OmegaConf.to_container(cfg, resolve=True)
-    model = {k: v for k, v in container["model"].items() if k not in MODEL_OPTIONS}
-    model_arguments(container["model"]["name"], model)
-    data = dict(container["data"])
-    target = data.pop("_target_")
-    cls = next(c for c in DATASETS.values() if target.endswith(f".{c.__name__}"))
-    checked_arguments(cls, data, "data")
+    spec = run_spec(cfg).with_classes(7)  # the class count the data would settle
+    model_arguments(spec.model.name, spec.model.kwargs)
+    checked_arguments(dataset_class(spec.data.name), spec.data.kwargs, "data")
+    assert spec.data.kwargs["image_size"] == spec.model.input_size
+    assert spec.model.kwargs["in_channels"] == spec.data.kwargs["in_channels"]
 
 
 def test_default_is_mini_on_digits(tmp_path):
     cfg = compose_config(tmp_path)
-    assert cfg.model.name == "alexnet_mini" and cfg.data._target_.endswith("DigitsDataModule")
+    assert cfg.model.name == "alexnet_mini" and cfg.data.name == "digits"
     assert set(cfg.logger) == {"csv", "wandb"}
     assert {"model_checkpoint", "lr_monitor", "progress_bar", "model_summary"} <= set(cfg.callbacks)
 
 
 @pytest.mark.parametrize("data", [p.stem for p in sorted((CONFIG_DIR / "data").glob("*.yaml"))])
 def test_eval_config_composes_with_every_dataset(data, tmp_path):
-    overrides = [f"data={data}", "ckpt_path=x.ckpt", "+model.input_size=32"]
+    """eval.py data=<any>: the dataset at the checkpoint's input size and class count."""
+    overrides = [f"data={data}", "ckpt_path=x.ckpt"]
     cfg = compose_config(
         tmp_path, *overrides, *REQUIRED.get(("data", data), []), config_name="eval"
     )
-    assert OmegaConf.to_container(cfg, resolve=True)["data"]["image_size"] == 32
+    record = Record(
+        format=2,
+        model=Part(name="alexnet_mini", kwargs={"input_size": 40, "num_classes": 3}),
+        data=Part(name="digits", kwargs={}),
+        preprocessing=Preprocessing(
+            channels=1, resize=40, crop=40, mean=[0.0], std=[1.0], preset="small"
+        ),
+        class_names=["a", "b", "c"],
+        versions={},
+    )
+    part = checkpoint_data(record, cfg.data, tta=cfg.tta)
+    checked_arguments(dataset_class(part.name), part.kwargs, "data")
+    assert (part.name, part.kwargs["image_size"], part.kwargs["num_classes"]) == (data, 40, 3)
     assert cfg.tta == "center" and cfg.split == "test"

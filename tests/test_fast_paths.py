@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from alexnet.checkpoints import load_model
 from alexnet.errors import UserError
 from alexnet.fast import CompiledForward, compile_net
 from alexnet.models import AlexNet
+from alexnet.spec.builder import load_model
 from alexnet.tasks.train import train
 from conftest import compose_config
 

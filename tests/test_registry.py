@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from alexnet.checkpoints import load_model
 from alexnet.errors import UserError
 from alexnet.models import ModelInfo, create_model, register_model
+from alexnet.spec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features
@@ -49,7 +49,7 @@ TINY = register_model(
         "tiny_test_net", TinyNet, 16, feature_layer="body.7", head="head", gradcam_layer="body.3"
     )
 )
-TINY_MODEL = "model={name:tiny_test_net,input_size:16,num_classes:3,in_channels:3,width:6}"
+TINY_MODEL = "model={name:tiny_test_net,input_size:16,width:6}"  # the data gives the rest
 
 
 def test_registry_checks_names_and_arguments():

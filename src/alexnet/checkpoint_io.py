@@ -13,12 +13,15 @@ import errno
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from alexnet.errors import UserError, causes
+
+if TYPE_CHECKING:
+    from alexnet.checkpoints import Checkpoint
 
 FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; over the user's quota
 
@@ -75,7 +78,19 @@ def atomic_save(checkpoint: dict[str, Any], path: str | Path) -> None:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint IO with :func:`atomic_save` for writing."""
+    """Lightning's checkpoint IO with :func:`atomic_save` for writing. ``already_read``:
+    the checkpoint the run resumes from, which the run has read and checked; Lightning
+    gets its contents instead of reading the file again."""
+
+    def __init__(self, already_read: "Checkpoint | None" = None):
+        super().__init__()
+        self.already_read = already_read
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict[str, Any]:
+        read, self.already_read = self.already_read, None  # handed over once
+        if read is not None and Path(path).resolve() == read.path.resolve():
+            return read.contents
+        return super().load_checkpoint(path, weights_only=weights_only)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
         if storage_options is not None:

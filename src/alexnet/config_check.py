@@ -14,11 +14,10 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet.arguments import Problem, closest, described, first_problem, signature_of
+from alexnet.data import dataset_class
 from alexnet.errors import UserError
 from alexnet.models import model_info
-
-#: Keys of a model config that are not constructor arguments.
-MODEL_OPTIONS = ("name", "weights", "freeze")
+from alexnet.spec.run_spec import MODEL_OPTIONS
 
 #: Targets whose ``**kwargs`` go on to another function, whose signature checks them.
 KEYWORDS_PASSED_ON = {
@@ -167,19 +166,23 @@ def check_target(node: dict, key: str) -> None:
         raise OptionProblem(f"{key}.", problem, f"{key} ({node['_target_']})")
 
 
-def check_model(node: dict, raw: DictConfig) -> None:
-    """The model's options, and its arguments against the registered constructor (a
-    value the data settles later, such as ``${data.num_classes}`` while null, is left)."""
+def check_model(node: dict) -> None:
+    """The model's options, and its arguments against the registered constructor (those
+    the run spec settles from the data, such as ``num_classes``, may be missing)."""
     _check_options(ModelOptions, node, "model.")
     constructor = model_info(node["name"]).constructor
-    arguments = {
-        k: v
-        for k, v in node.items()
-        if k not in MODEL_OPTIONS and not (v is None and OmegaConf.is_interpolation(raw, k))
-    }
+    arguments = {k: v for k, v in node.items() if k not in MODEL_OPTIONS}
     problem = first_problem(constructor, arguments, given_only=True)
     if problem is not None:
         raise OptionProblem("model.", problem, f"model {node['name']}")
+
+
+def check_data(node: dict) -> None:
+    """The dataset's arguments against its registered DataModule's constructor."""
+    arguments = {k: v for k, v in node.items() if k != "name"}
+    problem = first_problem(dataset_class(node.get("name")), arguments, given_only=True)
+    if problem is not None:
+        raise OptionProblem("data.", problem, f"data {node['name']}")
 
 
 def _targets(node: Any, key: str) -> list[tuple[str, dict]]:
@@ -193,7 +196,7 @@ def _targets(node: Any, key: str) -> list[tuple[str, dict]]:
 
 def origin(cfg: DictConfig, key: str) -> str:
     """The option the user sets for ``key``: the one it refers to if it is a plain
-    interpolation (``data.image_size: ${model.input_size}``), else ``key`` itself."""
+    interpolation (``scheduler.max_epochs: ${trainer.max_epochs}``), else ``key`` itself."""
     parent, _, name = key.rpartition(".")
     node = OmegaConf.select(cfg, parent) if parent else cfg
     if (
@@ -214,8 +217,10 @@ def check_config(cfg: DictConfig) -> None:
         _check_options(TaskOptions, values, "")
         for key, node in _targets(values, ""):
             check_target(node, key)
+        if isinstance(values.get("data"), dict):
+            check_data(values["data"])
         if isinstance(values.get("model"), dict) and "name" in values["model"]:
-            check_model(values["model"], cfg.model)  # last: its in_channels are the data's
+            check_model(values["model"])
     except OptionProblem as found:
         key = f"{found.prefix}{found.problem.name}"
         shown = origin(cfg, key) if found.problem.kind == "type" else key

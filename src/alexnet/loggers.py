@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from alexnet.console import inform
 
@@ -85,24 +85,30 @@ def instantiate_loggers(
     again)."""
     loggers = []
     for name, logger_cfg in (cfg or {}).items():
+        settled: dict = {}
         if "tensorboard" in name and resume_step is not None:
-            with open_dict(logger_cfg):
-                logger_cfg.purge_step = resume_step
+            settled["purge_step"] = resume_step
         if "wandb" in name:
-            with open_dict(logger_cfg):
-                mode = os.environ.get("WANDB_MODE")
-                if mode == "offline" or (not mode and not wandb_has_credentials()):
-                    logger_cfg.offline = True
-                if logger_cfg.get("offline"):
-                    logger_cfg.log_model = False  # checkpoints upload only online
-                logger_cfg.group = logger_cfg.get("group") or sweep_name()
-                logger_cfg.job_type = logger_cfg.get("job_type") or (
-                    "sweep" if sweep_name() else "train"
-                )
-                if resume_id:
-                    logger_cfg.id, logger_cfg.resume = resume_id, "allow"
-        loggers.append(instantiate(logger_cfg))
+            settled = wandb_settings(logger_cfg, resume_id)
+        loggers.append(instantiate(logger_cfg, **settled))
     return loggers
+
+
+def wandb_settings(logger_cfg: DictConfig, resume_id: str | None) -> dict:
+    """What the run settles for its W&B logger beyond its config."""
+    mode = os.environ.get("WANDB_MODE")
+    offline = logger_cfg.get("offline") or mode == "offline"
+    offline = offline or (not mode and not wandb_has_credentials())
+    settled = {
+        "offline": bool(offline),
+        "group": logger_cfg.get("group") or sweep_name(),
+        "job_type": logger_cfg.get("job_type") or ("sweep" if sweep_name() else "train"),
+    }
+    if offline:
+        settled["log_model"] = False  # checkpoints upload only online
+    if resume_id:
+        settled.update(id=resume_id, resume="allow")
+    return settled
 
 
 class WandbRunIdInCheckpoint(Callback):

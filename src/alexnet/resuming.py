@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from alexnet.checkpoints import Checkpoint
 from alexnet.errors import UserError
 from alexnet.loggers import ContinuingCSVLogger
 
@@ -32,12 +33,6 @@ def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
     if cfg.get("resume"):
         raise UserError(f"resume={cfg.resume}: there is no {last} to resume from")
     return None
-
-
-def resumed_step(checkpoint: dict) -> int:
-    """The first logging step the resumed run writes again: the checkpoint's optimizer
-    steps (rows logged at a step are those of the batch before it)."""
-    return int(checkpoint["global_step"])
 
 
 def continue_csv_log(logger: ContinuingCSVLogger, step: int) -> int:
@@ -59,15 +54,15 @@ def continue_csv_log(logger: ContinuingCSVLogger, step: int) -> int:
     return len(rows) - len(kept)
 
 
-def note_resume(output_dir: Path, ckpt_path: str, checkpoint: dict) -> list[dict]:
+def note_resume(output_dir: Path, checkpoint: Checkpoint) -> list[dict]:
     """Append this resume to ``resumes.json`` in the run directory; all of them."""
     listing = output_dir / "resumes.json"
     resumes = json.loads(listing.read_text()) if listing.is_file() else []
     resumes.append(
         {
-            "checkpoint": str(ckpt_path),
-            "epoch": checkpoint.get("epoch"),
-            "global_step": checkpoint.get("global_step"),
+            "checkpoint": str(checkpoint.path),
+            "epoch": checkpoint.contents.get("epoch"),
+            "global_step": checkpoint.global_step,
             "at": datetime.datetime.now().isoformat(timespec="seconds"),
         }
     )

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from alexnet.checkpoints import load_model
 from alexnet.data import DigitsDataModule, ImageFolderDataModule
+from alexnet.spec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
 from conftest import ROOT, compose_config

@@ -15,8 +15,9 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from alexnet.build import build_datamodule, build_net, settle_class_count
 from alexnet.cli import compose
+from alexnet.spec.builder import build_data, build_net, settle_classes
+from alexnet.spec.run_spec import run_spec
 from alexnet.tasks.train import train
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -72,9 +73,9 @@ def plain_run(steps: int) -> tuple[float, list[float]]:
         cfg = config(Path(tmp), steps)
     start = time.perf_counter()
     L.seed_everything(SEED, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg.data)
-    settle_class_count(cfg, datamodule)
-    model, _ = build_net(cfg.model)
+    spec = run_spec(cfg)
+    datamodule = build_data(spec.data)
+    model = build_net(settle_classes(spec, datamodule).model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     raw, labels = datamodule.train_set.tensors
     images = datamodule.pipeline(raw, None)

@@ -1,4 +1,4 @@
-"""LightningDataModules for image classification."""
+"""LightningDataModules for image classification, and their registry."""
 
 from alexnet.data.base import ClassificationDataModule
 from alexnet.data.caltech101 import Caltech101DataModule
@@ -9,27 +9,7 @@ from alexnet.data.image_files import ImageFilesDataModule
 from alexnet.data.image_folder import ImageFolderDataModule
 from alexnet.data.imagenet_subset import ImageNetSubsetDataModule
 from alexnet.data.imagenette import ImagenetteDataModule
-
-#: The datasets by their config name (configs/data/<name>.yaml); checkpoints name
-#: their dataset by these keys.
-DATASETS: dict[str, type[ClassificationDataModule]] = {
-    "caltech101": Caltech101DataModule,
-    "cifar10": CIFAR10DataModule,
-    "digits": DigitsDataModule,
-    "fashion_mnist": FashionMNISTDataModule,
-    "image_folder": ImageFolderDataModule,
-    "imagenet_subset": ImageNetSubsetDataModule,
-    "imagenette": ImagenetteDataModule,
-}
-
-
-def dataset_name(datamodule: ClassificationDataModule) -> str:
-    """The config name of ``datamodule``'s dataset."""
-    for name, cls in DATASETS.items():
-        if type(datamodule) is cls:
-            return name
-    raise ValueError(f"{type(datamodule).__name__} is not in alexnet.data.DATASETS")
-
+from alexnet.data.registry import DATASETS, dataset_class
 
 __all__ = [
     "DATASETS",
@@ -42,5 +22,5 @@ __all__ = [
     "ImageFolderDataModule",
     "ImageNetSubsetDataModule",
     "ImagenetteDataModule",
-    "dataset_name",
+    "dataset_class",
 ]

@@ -7,10 +7,11 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig
 
-from alexnet.build import build_checkpoint_datamodule, build_trainer, plain
-from alexnet.checkpoints import load_model
+from alexnet.checkpoints import read_checkpoint
 from alexnet.errors import UserError
 from alexnet.module import ClassifierModule
+from alexnet.spec.builder import build_data, build_trainer, load_model
+from alexnet.spec.run_spec import checkpoint_data
 from alexnet.summary import print_results
 
 
@@ -21,14 +22,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     if cfg.split not in ("val", "test"):
         raise UserError(f"split={cfg.split!r} is not one of val, test")
-    loaded = load_model(cfg.ckpt_path)
+    loaded = load_model(read_checkpoint(cfg.ckpt_path))
     L.seed_everything(cfg.seed, workers=True)
-    num_classes = loaded.record.model.kwargs["num_classes"]
-    datamodule = build_checkpoint_datamodule(
-        cfg.get("data"), loaded, num_classes=num_classes, tta=cfg.tta
-    )
+    data = checkpoint_data(loaded.record, cfg.get("data"), tta=cfg.tta)
+    datamodule = build_data(data)
     module = ClassifierModule(
-        loaded.net, num_classes=num_classes, class_names=loaded.record.class_names
+        loaded.net,
+        num_classes=data.kwargs["num_classes"],
+        class_names=loaded.record.class_names,
     )
     trainer = build_trainer(cfg.trainer, logger=False)
     run = trainer.test if cfg.split == "test" else trainer.validate
@@ -43,7 +44,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             "ckpt_path": str(cfg.ckpt_path),
             "split": cfg.split,
             "tta": cfg.tta,
-            "data": plain(cfg.get("data")) or loaded.record.data.model_dump(),
+            "data": data.model_dump(),
             "metrics": metrics,
         }
         output_dir.mkdir(parents=True, exist_ok=True)

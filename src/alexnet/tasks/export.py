@@ -15,9 +15,9 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from alexnet.checkpoints import LoadedModel, load_model
 from alexnet.console import inform
 from alexnet.errors import UserError
+from alexnet.spec.builder import LoadedModel, load_model
 
 Shape = tuple[int, int, int]
 

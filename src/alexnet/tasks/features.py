@@ -6,10 +6,11 @@ import torch
 from omegaconf import DictConfig
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from alexnet.build import build_checkpoint_datamodule
-from alexnet.checkpoints import load_model
+from alexnet.checkpoints import read_checkpoint
 from alexnet.console import inform
 from alexnet.errors import UserError
+from alexnet.spec.builder import build_data, load_model
+from alexnet.spec.run_spec import checkpoint_data
 from alexnet.tasks.predict import pick_device
 
 
@@ -21,12 +22,11 @@ def extract_features(cfg: DictConfig) -> Path:
     ReLU for the AlexNet family: 4096-d, 1024-d for alexnet_mini)."""
     if cfg.split not in ("train", "val", "test"):
         raise UserError(f"split={cfg.split!r} is not one of train, val, test")
-    loaded = load_model(cfg.ckpt_path)
+    loaded = load_model(read_checkpoint(cfg.ckpt_path))
     device = pick_device(cfg.device)
     layer = loaded.info.layer_name("feature_layer", loaded.net)
     extractor = create_feature_extractor(loaded.net.to(device), return_nodes={layer: "features"})
-    num_classes = loaded.record.model.kwargs["num_classes"]
-    datamodule = build_checkpoint_datamodule(cfg.get("data"), loaded, num_classes=num_classes)
+    datamodule = build_data(checkpoint_data(loaded.record, cfg.get("data")))
     datamodule.prepare_data()
     datamodule.setup("fit")
     features, labels = [], []

@@ -6,11 +6,11 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from alexnet.checkpoints import load_model
 from alexnet.console import inform, show_table
 from alexnet.data.images import IMAGE_EXTENSIONS, load_rgb
 from alexnet.data.transforms import eval_transform
 from alexnet.errors import UserError
+from alexnet.spec.builder import load_model
 
 
 def image_paths(inputs: list[str]) -> list[Path]:

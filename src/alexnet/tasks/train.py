@@ -3,6 +3,9 @@
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,21 +15,12 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.build import (
-    build_callbacks,
-    build_datamodule,
-    build_module,
-    build_net,
-    build_trainer,
-    model_input_size,
-    plain,
-    settle_class_count,
-)
 from alexnet.callbacks.preemption import CheckpointOnSignal
 from alexnet.callbacks.resume import ExactResume
 from alexnet.callbacks.watchdog import Watchdog
 from alexnet.checkpoint_io import AtomicCheckpointIO
-from alexnet.checkpoints import SaveRecord, read_checkpoint
+from alexnet.checkpoints import Checkpoint, read_checkpoint
+from alexnet.checkpoints.saving import SaveRecord
 from alexnet.console import inform
 from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
 from alexnet.loggers import (
@@ -37,11 +31,23 @@ from alexnet.loggers import (
     summarise_run,
     sweep_name,
 )
-from alexnet.resuming import checkpoint_to_resume, continue_csv_log, note_resume, resumed_step
+from alexnet.module import ClassifierModule
+from alexnet.resuming import checkpoint_to_resume, continue_csv_log, note_resume
+from alexnet.spec.builder import (
+    build_callbacks,
+    build_data,
+    build_module,
+    build_net,
+    build_trainer,
+    settle_classes,
+)
+from alexnet.spec.run_spec import RunSpec, run_spec
 from alexnet.summary import print_results
 
 if TYPE_CHECKING:
     from alexnet.callbacks.pruning import StudyPruning
+
+LAST = Path("checkpoints") / "last.ckpt"  # in the run directory
 
 
 def check_ddp_launch(cfg: DictConfig) -> None:
@@ -110,7 +116,7 @@ def headline(
 
 
 def find_learning_rate(
-    trainer: L.Trainer, module: L.LightningModule, datamodule, output_dir: Path
+    trainer: L.Trainer, module: ClassifierModule, datamodule, output_dir: Path
 ) -> float:
     """``lr_find=true``: Lightning's learning-rate range test sets the optimizer's
     learning rate before training; its plot goes into the run directory."""
@@ -120,7 +126,7 @@ def find_learning_rate(
     rate = finder.suggestion() if finder else None
     if rate is None:
         raise UserError("lr_find found no learning rate (too few steps?): set optimizer.lr")
-    module.optimizer_factory.keywords["lr"] = rate  # the optimizer config is a partial
+    module.optimizer_factory = partial(module.optimizer_factory, lr=rate)
     if trainer.is_global_zero:
         figure = finder.plot(suggest=True)
         figure.savefig(output_dir / "lr_find.png", dpi=110, bbox_inches="tight")
@@ -147,55 +153,94 @@ def study_pruning(cfg: DictConfig) -> "StudyPruning | None":
     )
 
 
+def run_callbacks(
+    cfg: DictConfig, spec: RunSpec, loggers: list, *watching: L.Callback | None
+) -> list[L.Callback]:
+    """The callbacks of the ``callbacks`` group, those every run has (the record in each
+    checkpoint, exact resume, a checkpoint on a signal, the W&B run id in each
+    checkpoint with W&B) and those of ``watching`` that are given."""
+    last = Path(cfg.paths.output_dir) / LAST
+    callbacks = build_callbacks(cfg.get("callbacks"), spec.trainer, has_logger=bool(loggers))
+    callbacks += [
+        SaveRecord(spec.model.built(), spec.data),
+        ExactResume(),
+        CheckpointOnSignal(last, slurm_requeue=cfg.fault_tolerance.slurm_requeue),
+    ]
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        callbacks.append(WandbRunIdInCheckpoint())
+    return callbacks + [callback for callback in watching if callback is not None]
+
+
+def continue_logs(output_dir: Path, resumed: Checkpoint, loggers: list) -> list[dict]:
+    """On the first process: the CSV log keeps its rows before the checkpoint's step
+    (rows logged at a step are those of the batch before it), and the run directory
+    notes the resume; all the resumes so far."""
+    if rank_zero_only.rank != 0:
+        return []
+    for logger in loggers:
+        if isinstance(logger, CSVLogger):
+            continue_csv_log(logger, resumed.global_step)
+    return note_resume(output_dir, resumed)
+
+
+@contextmanager
+def loggers_finished(loggers: list, trainer: L.Trainer, watchdog: Watchdog) -> Iterator[None]:
+    """Finish the loggers with the run's exit code, and say what stopped a run that
+    failed: divergence (and the checkpoints to go back to), or a lost process."""
+    exit_code = 0
+    try:
+        yield
+    except Diverged as diverged:
+        exit_code = diverged.exit_code
+        raise Diverged(f"training diverged: {diverged}; {good_checkpoints(trainer)}") from None
+    except RunStopped as stopped:
+        exit_code = stopped.exit_code
+        raise
+    except Exception:  # a collective fails when another process dies: say which
+        lost = watchdog.lost_process(wait_s=5.0)
+        if lost is None:
+            raise
+        exit_code = EXIT_LOST_PROCESS
+        raise RunStopped(watchdog.message(lost), exit_code) from None
+    finally:
+        finish_loggers(loggers, exit_code)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train ``cfg.model`` on ``cfg.data``, test the best checkpoint, print the results
+    """Train the spec's model on its data, test the best checkpoint, print the results
     and write them to ``results.json``; returns the final metrics."""
     started = time.perf_counter()
     check_ddp_launch(cfg)
     output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = checkpoint_to_resume(cfg, output_dir)
-    resumed = read_checkpoint(ckpt_path) if ckpt_path else None  # refuses a bad file first
+    resume_from = checkpoint_to_resume(cfg, output_dir)
+    resumed = read_checkpoint(resume_from) if resume_from else None  # refuses a bad file first
+    init = read_checkpoint(cfg.init_from) if cfg.get("init_from") else None
     L.seed_everything(cfg.seed, workers=True)
-    image_size = model_input_size(cfg.model, cfg.get("init_from"))
-    datamodule = build_datamodule(cfg.data, image_size=image_size)
-    settle_class_count(cfg, datamodule)
-    net, built = build_net(cfg.model, init_from=cfg.get("init_from"))
-    module = build_module(cfg, net)
+    spec = run_spec(cfg, init.record if init else None)
+    datamodule = build_data(spec.data)
+    spec = settle_classes(spec, datamodule)
+    module = build_module(spec, build_net(spec.model, init))
     loggers = instantiate_loggers(
         cfg.get("logger"),
-        resume_id=resumed.get("wandb_run_id") if resumed else None,
-        resume_step=resumed_step(resumed) if resumed else None,
+        resume_id=resumed.contents.get("wandb_run_id") if resumed else None,
+        resume_step=resumed.global_step if resumed else None,
     )
-    faults = cfg.fault_tolerance
-    last = output_dir / "checkpoints" / "last.ckpt"
-    data_kwargs = {k: v for k, v in plain(cfg.data).items() if k != "_target_"}
-    callbacks = build_callbacks(cfg.get("callbacks"), cfg.trainer, has_logger=bool(loggers)) + [
-        SaveRecord(built.model_dump(), data_kwargs),
-        ExactResume(),
-        CheckpointOnSignal(last, slurm_requeue=faults.slurm_requeue),
-        watchdog := Watchdog(faults.hang_timeout_s, resume_hint=last),
-    ]
-    if any(isinstance(logger, WandbLogger) for logger in loggers):
-        callbacks.append(WandbRunIdInCheckpoint())
-    if pruning := study_pruning(cfg):
-        callbacks.append(pruning)
+    watchdog = Watchdog(cfg.fault_tolerance.hang_timeout_s, resume_hint=output_dir / LAST)
+    pruning = study_pruning(cfg)
     trainer = build_trainer(
-        cfg.trainer, callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()]
+        spec.trainer,
+        callbacks=run_callbacks(cfg, spec, loggers, watchdog, pruning),
+        logger=loggers,
+        plugins=[AtomicCheckpointIO(already_read=resumed)],
     )
-    resumes = []
-    if resumed and rank_zero_only.rank == 0:
-        for logger in loggers:
-            if isinstance(logger, CSVLogger):
-                continue_csv_log(logger, resumed_step(resumed))
-        resumes = note_resume(output_dir, ckpt_path, resumed)
+    resumes = continue_logs(output_dir, resumed, loggers) if resumed else []
     logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
     for logger in loggers:
-        logger.log_hyperparams(logged_config)
+        logger.log_hyperparams({**logged_config, "spec": spec.model_dump()})
     if cfg.get("lr_find"):
         find_learning_rate(trainer, module, datamodule, output_dir)
-    exit_code = 0
-    try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    with loggers_finished(loggers, trainer, watchdog):
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         if pruning and (when := pruning.pruned()):
             raise Pruned(f"the study's pruner stopped it {when}")
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
@@ -211,30 +256,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 metrics.update(tested)
         seconds = time.perf_counter() - started
         summarise_run(loggers, headline(metrics, trainer, module, datamodule.batch_size, seconds))
-    except Diverged as diverged:
-        exit_code = diverged.exit_code
-        raise Diverged(f"training diverged: {diverged}; {good_checkpoints(trainer)}") from None
-    except RunStopped as stopped:
-        exit_code = stopped.exit_code
-        raise
-    except Exception:  # a collective fails when another process dies: say which
-        lost = watchdog.lost_process(wait_s=5.0)
-        if lost is None:
-            raise
-        exit_code = EXIT_LOST_PROCESS
-        raise RunStopped(watchdog.message(lost), exit_code) from None
-    finally:
-        finish_loggers(loggers, exit_code)
-    seconds = time.perf_counter() - started
     if trainer.is_global_zero:
-        results = {
-            "metrics": metrics,
-            "epochs": trainer.current_epoch,
-            "seconds": seconds,
-            "best_checkpoint": best,
-            "resumed_from": resumes,
-        }
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        print_results(metrics, output_dir, best, seconds)
+        write_results(output_dir, metrics, trainer, best, resumes, time.perf_counter() - started)
     return metrics
+
+
+def write_results(
+    output_dir: Path, metrics: dict, trainer: L.Trainer, best: str, resumes: list, seconds: float
+) -> None:
+    """``results.json`` in the run directory, and the results table."""
+    results = {
+        "metrics": metrics,
+        "epochs": trainer.current_epoch,
+        "seconds": seconds,
+        "best_checkpoint": best,
+        "resumed_from": resumes,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_results(metrics, output_dir, best, seconds)

@@ -1,0 +1,3 @@
+from alexnet.checkpoints.upgrade import main
+
+main()
