@@ -6,7 +6,7 @@ python eval.py ckpt_path=... data=caltech101 tta=ten_crop split=val
 
 from pathlib import Path
 
-from alexnet.cli import run_hydra
+from alexnet.run.cli import run_hydra
 from alexnet.tasks.evaluate import evaluate
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ python export.py ckpt_path=... 'formats=[pt2]' out=exported/
 
 from pathlib import Path
 
-from alexnet.cli import run_hydra
+from alexnet.run.cli import run_hydra
 from alexnet.tasks.export import export
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ python features.py ckpt_path=... data=caltech101 split=train
 
 from pathlib import Path
 
-from alexnet.cli import run_hydra
+from alexnet.run.cli import run_hydra
 from alexnet.tasks.features import extract_features
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ python predict.py ckpt_path=... inputs=[cat.jpg] gradcam=true device=cpu batch_s
 
 from pathlib import Path
 
-from alexnet.cli import run_hydra
+from alexnet.run.cli import run_hydra
 from alexnet.tasks.predict import predict
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ python train.py -m optimizer.lr=0.003,0.01 model=alexnet_mini,alexnet_bn
 
 from pathlib import Path
 
-from alexnet.cli import run_hydra
+from alexnet.run.cli import run_hydra
 from alexnet.tasks.train import train
 
 if __name__ == "__main__":

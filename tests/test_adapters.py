@@ -11,8 +11,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from alexnet.adapters.lightning import batches_done_in_epoch
-from alexnet.callbacks.preemption import submitit_signal
 from alexnet.callbacks.progress import NetSummary
+from alexnet.faults.signals import submitit_signal
 
 
 class Tiny(L.LightningModule):

@@ -11,7 +11,7 @@ import torchvision
 
 from alexnet.checkpoints import net_state_dict, read_checkpoint
 from alexnet.checkpoints.upgrade import upgrade
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export

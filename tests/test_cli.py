@@ -82,7 +82,7 @@ def test_train_prints_the_results_table_and_run_dir(tmp_path):
 def test_importing_the_package_changes_nothing_global():
     """Importing every entry point's modules registers no OmegaConf resolver and leaves
     PIL's settings and Python's warning filters as they were: that happens when a
-    command runs (alexnet.cli.run_hydra), where the images are opened, or not at all."""
+    command runs (alexnet.run.cli.run_hydra), where the images are opened, or not at all."""
     import subprocess
     import sys
 
@@ -92,8 +92,9 @@ def test_importing_the_package_changes_nothing_global():
         "settings = lambda: (list(warnings.filters), Image.MAX_IMAGE_PIXELS,\n"
         "                    ImageFile.LOAD_TRUNCATED_IMAGES)\n"
         "before = settings()\n"
-        "import alexnet.cli, alexnet.tasks.train, alexnet.tasks.predict, alexnet.tasks.export\n"
-        "import alexnet.tasks.evaluate, alexnet.tasks.features, alexnet.study, alexnet.report\n"
+        "import alexnet.run.cli, alexnet.tasks.train, alexnet.tasks.predict, alexnet.tasks.export\n"
+        "import alexnet.tasks.evaluate, alexnet.tasks.features, alexnet.report\n"
+        "import alexnet.sweeps.sweeper\n"
         "resolvers = [n for n in ('run_dir', 'new_dir', 'best_mixed_precision', 'config_help')\n"
         "             if OmegaConf.has_resolver(n)]\n"
         "print(before == settings(), resolvers)\n"

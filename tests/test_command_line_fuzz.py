@@ -7,8 +7,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from alexnet.cli import run_hydra
-from alexnet.errors import EXIT_USER_ERROR
+from alexnet.run.cli import run_hydra
+from alexnet.run.errors import EXIT_USER_ERROR
 from conftest import CONFIG_DIR, compose_config
 
 SLOW = pytest.mark.slow  # 260 cases, half a second each: `make test-all`; a few in `make test`

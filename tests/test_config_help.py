@@ -3,7 +3,7 @@ each option with its line, and the settings."""
 
 import pytest
 
-from alexnet.config_help import config_help, describe
+from alexnet.run.config_help import config_help, describe
 from conftest import CONFIG_DIR, run_script
 
 

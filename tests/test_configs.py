@@ -2,10 +2,10 @@
 
 import pytest
 
-from alexnet.arguments import checked_arguments
 from alexnet.checkpoints import Preprocessing, Record
 from alexnet.data import dataset_class
 from alexnet.models import model_arguments
+from alexnet.spec.arguments import checked_arguments
 from alexnet.spec.run_spec import Part, checkpoint_data, run_spec
 from conftest import CONFIG_DIR, compose_config
 

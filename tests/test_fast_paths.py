@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from alexnet.errors import UserError
 from alexnet.fast import CompiledForward, compile_net
 from alexnet.models import AlexNet
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import load_model
 from alexnet.tasks.train import train
 from conftest import compose_config

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from alexnet.errors import UserError
 from alexnet.models import ModelInfo, create_model, register_model
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export

@@ -52,7 +52,7 @@ def test_a_study_whose_trials_were_all_pruned_still_has_its_report(tmp_path, cap
     from optuna.trial import TrialState
 
     from alexnet.report import main
-    from alexnet.study_storage import PRUNED, open_storage
+    from alexnet.sweeps.storage import PRUNED, open_storage
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(study_name="s", storage=open_storage(storage))

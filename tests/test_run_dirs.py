@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from alexnet.resolvers import claim_new_dir, run_dir
+from alexnet.run.resolvers import claim_new_dir, run_dir
 from conftest import ROOT
 
 

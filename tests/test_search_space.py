@@ -1,9 +1,9 @@
-"""A sweep's overrides as Optuna distributions (alexnet/search_space.py)."""
+"""A sweep's overrides as Optuna distributions (alexnet/sweeps/search_space.py)."""
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from alexnet.search_space import search_space, suggest
+from alexnet.sweeps.search_space import search_space, suggest
 
 
 def test_every_kind_of_sweep_becomes_its_distribution():

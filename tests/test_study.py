@@ -1,4 +1,4 @@
-"""Optuna sweeps on a study database (alexnet/study.py), run for real: a rerun continues
+"""Optuna sweeps on a study database (alexnet/sweeps/sweeper.py), run for real: a rerun continues
 the study, a killed sweep finishes it without repeating trials, two workers share it and
 together run exactly n_trials, on SQLite and on a real PostgreSQL server."""
 
@@ -16,7 +16,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from alexnet.study_storage import open_storage
+from alexnet.sweeps.storage import open_storage
 from conftest import ROOT, free_port, run_report, run_script
 
 #: A trial takes a few seconds: two short epochs of alexnet_mini on a part of digits.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from alexnet.cli import compose
+from alexnet.run.cli import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 IGNORED = ("seed", "hydra", "paths", "tags")  # not part of what a run learns

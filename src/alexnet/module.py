@@ -13,10 +13,10 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from alexnet.console import warn
 from alexnet.data.sampling import IGNORE
-from alexnet.errors import Diverged, UserError
 from alexnet.fast import compile_net, to_channels_last
+from alexnet.run.console import warn
+from alexnet.run.errors import Diverged, UserError
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 #: The evaluation stages: validation, test, and the training subset tested in eval mode.

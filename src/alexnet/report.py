@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from alexnet.cli import user_errors_exit_2
-from alexnet.console import inform
-from alexnet.errors import UserError
+from alexnet.run.cli import user_errors_exit_2
+from alexnet.run.console import inform
+from alexnet.run.errors import UserError
 
 
 @dataclass
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         else:  # every trial pruned or failed so far: the study still has a story
             inform(f"no finished runs (results.json) in {sweep}: the study's report alone")
         if storage is not None:
-            from alexnet.study_report import study_report
+            from alexnet.sweeps.report import study_report
 
             study_report(storage, args.study, sweep)
 

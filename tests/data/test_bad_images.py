@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.images import load_rgb
-from alexnet.errors import UserError
+from alexnet.data.files import load_rgb
+from alexnet.run.errors import UserError
 from alexnet.tasks.train import train
 from conftest import compose_config, error_line, run_script
 from fixtures import write_class_tree, write_image

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.images import load_rgb
-from alexnet.errors import UserError
+from alexnet.data.files import load_rgb
+from alexnet.run.errors import UserError
 from fixtures import write_class_tree
 
 INVALID_UTF8 = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes, as old cameras and zips write

@@ -10,7 +10,7 @@ from alexnet.data import (
     ImagenetteDataModule,
 )
 from alexnet.data.imagenet_subset import read_class_list
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 from fixtures import (
     CALTECH_CLASSES,
     NO_NETWORK,

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
-from alexnet.cli import user_error_in
 from alexnet.data import ImageFolderDataModule
-from alexnet.errors import UserError
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from alexnet.run.cli import user_error_in
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train

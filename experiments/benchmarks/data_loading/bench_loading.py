@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from alexnet.data.images import ImageFiles, list_class_folders, scan_class_folders
+from alexnet.data.files import ImageFiles, list_class_folders, scan_class_folders
 from alexnet.data.transforms import eval_transform, image_files_recipe, train_transform
 from alexnet.models import AlexNet
 

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from alexnet.cli import compose
+from alexnet.run.cli import compose
 from alexnet.spec.builder import build_data, build_net, settle_classes
 from alexnet.spec.run_spec import run_spec
 from alexnet.tasks.train import train

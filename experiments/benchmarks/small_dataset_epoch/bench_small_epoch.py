@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
-from alexnet.cli import compose
 from alexnet.data import CIFAR10DataModule
 from alexnet.data.cifar10 import CIFAR10Folder
 from alexnet.data.on_device import DeviceBatches
 from alexnet.data.sampling import ShardSampler
 from alexnet.models import create_model
+from alexnet.run.cli import compose
 from alexnet.tasks.train import train
 
 ROOT = Path(__file__).resolve().parents[3]

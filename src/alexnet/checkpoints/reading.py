@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from alexnet.checkpoints.record import Record, checked_record
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 NET_PREFIX = "net."  # the LightningModule holds the network as ``self.net``
 

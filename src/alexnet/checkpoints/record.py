@@ -19,10 +19,10 @@ import lightning as L
 import pydantic
 import torch
 
-from alexnet.arguments import checked_arguments
 from alexnet.data import dataset_class
-from alexnet.errors import UserError
 from alexnet.models import model_arguments
+from alexnet.run.errors import UserError
+from alexnet.spec.arguments import checked_arguments
 from alexnet.spec.run_spec import Part
 
 FORMAT = 2

@@ -9,11 +9,11 @@ import torch
 
 from alexnet.checkpoints.reading import net_state_dict
 from alexnet.checkpoints.record import FORMAT, SECTION, Preprocessing, Record, versions
-from alexnet.cli import user_errors_exit_2
-from alexnet.console import inform
 from alexnet.data import DATASETS
-from alexnet.errors import UserError
 from alexnet.models import create_model, load_weights, model_info
+from alexnet.run.cli import user_errors_exit_2
+from alexnet.run.console import inform
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import build_data
 from alexnet.spec.run_spec import Part
 

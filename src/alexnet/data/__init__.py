@@ -5,7 +5,7 @@ from alexnet.data.caltech101 import Caltech101DataModule
 from alexnet.data.cifar10 import CIFAR10DataModule
 from alexnet.data.digits import DigitsDataModule
 from alexnet.data.fashion_mnist import FashionMNISTDataModule
-from alexnet.data.image_files import ImageFilesDataModule
+from alexnet.data.file_datamodule import ImageFilesDataModule
 from alexnet.data.image_folder import ImageFolderDataModule
 from alexnet.data.imagenet_subset import ImageNetSubsetDataModule
 from alexnet.data.imagenette import ImagenetteDataModule

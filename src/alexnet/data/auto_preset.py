@@ -20,8 +20,8 @@ import pydantic
 import torch
 from torchvision.transforms import v2
 
-from alexnet.console import warn
-from alexnet.data.images import load_rgb
+from alexnet.data.files import load_rgb
+from alexnet.run.console import warn
 
 SMALL_MAX_SIDE = 64
 MAX_MEASURED = 2000

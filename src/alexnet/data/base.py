@@ -13,7 +13,7 @@ from alexnet.adapters.lightning import batches_done_in_epoch
 from alexnet.data.sampling import KeyedSamples, ResumableLoader, ShardSampler
 from alexnet.data.splits import per_class_holdout
 from alexnet.data.transforms import TTAS
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 #: ``data.normalization``: (x − mean) / std on the [0, 1] scale, or the paper's raw
 #: 0–255 values less the training split's per-channel mean (section 2).

@@ -5,10 +5,10 @@ from pathlib import Path
 from torchvision import datasets
 
 from alexnet.data.base import download
-from alexnet.data.image_files import ImageFilesDataModule, Splits
-from alexnet.data.images import list_class_folders
+from alexnet.data.file_datamodule import ImageFilesDataModule, Splits
+from alexnet.data.files import list_class_folders
 from alexnet.data.splits import per_class_split, stratified_split
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 FOLDER = "101_ObjectCategories"
 NOT_A_CLASS = ("BACKGROUND_Google",)  # clutter images, not a category (as torchvision)

@@ -7,8 +7,8 @@ import torch
 from torchvision import datasets
 
 from alexnet.data.base import download
-from alexnet.data.tensor_images import Splits, TensorImagesDataModule
-from alexnet.errors import UserError
+from alexnet.data.tensor_datamodule import Splits, TensorImagesDataModule
+from alexnet.run.errors import UserError
 
 
 class CIFAR10Folder(datasets.CIFAR10):

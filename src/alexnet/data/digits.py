@@ -5,7 +5,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from alexnet.data.splits import stratified_split
-from alexnet.data.tensor_images import Splits, TensorImagesDataModule
+from alexnet.data.tensor_datamodule import Splits, TensorImagesDataModule
 
 
 class DigitsDataModule(TensorImagesDataModule):

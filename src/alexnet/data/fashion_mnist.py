@@ -16,8 +16,8 @@ import torch
 from torchvision import datasets
 
 from alexnet.data.base import download
-from alexnet.data.tensor_images import TensorImagesDataModule
-from alexnet.errors import UserError
+from alexnet.data.tensor_datamodule import TensorImagesDataModule
+from alexnet.run.errors import UserError
 
 DEBIAN_FOLDER = Path("/usr/share/datasets/fashion-mnist")
 FILES = {

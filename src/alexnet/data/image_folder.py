@@ -1,9 +1,9 @@
 """Any image dataset in class folders: the "custom dataset" path."""
 
-from alexnet.data.image_files import ImageFilesDataModule, Splits
-from alexnet.data.images import list_class_folders
+from alexnet.data.file_datamodule import ImageFilesDataModule, Splits
+from alexnet.data.files import list_class_folders
 from alexnet.data.splits import stratified_split
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 
 class ImageFolderDataModule(ImageFilesDataModule):

@@ -3,9 +3,9 @@
 from importlib import resources
 from pathlib import Path
 
-from alexnet.data.image_files import ImageFilesDataModule, Splits
-from alexnet.data.images import list_class_folders
-from alexnet.errors import UserError
+from alexnet.data.file_datamodule import ImageFilesDataModule, Splits
+from alexnet.data.files import list_class_folders
+from alexnet.run.errors import UserError
 
 BUNDLED_LISTS = ("imagenet100",)
 

@@ -3,9 +3,9 @@
 from torchvision import datasets
 
 from alexnet.data.base import download
-from alexnet.data.image_files import ImageFilesDataModule, Splits
-from alexnet.data.images import list_class_folders
-from alexnet.errors import UserError
+from alexnet.data.file_datamodule import ImageFilesDataModule, Splits
+from alexnet.data.files import list_class_folders
+from alexnet.run.errors import UserError
 
 # The archive (and the folder it extracts to) of each size; torchvision downloads them.
 FOLDERS = {"full": "imagenette2", "320px": "imagenette2-320", "160px": "imagenette2-160"}

@@ -13,7 +13,7 @@ from alexnet.data.fashion_mnist import FashionMNISTDataModule
 from alexnet.data.image_folder import ImageFolderDataModule
 from alexnet.data.imagenet_subset import ImageNetSubsetDataModule
 from alexnet.data.imagenette import ImagenetteDataModule
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 DATASETS: dict[str, type[ClassificationDataModule]] = {
     "caltech101": Caltech101DataModule,

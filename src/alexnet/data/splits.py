@@ -6,8 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from alexnet.console import warn
-from alexnet.errors import UserError
+from alexnet.run.console import warn
+from alexnet.run.errors import UserError
 
 
 def stratified_holdout(

@@ -17,7 +17,7 @@ RandomResizedCrop and RandAugment, built for photos, would mostly destroy.
 
 ``auto`` (the default of image_folder) picks ``small`` or ``modern`` from the images'
 sizes, and normalises with the training split's own mean and std (ImageNet's
-otherwise): see alexnet.data.image_files.
+otherwise): see alexnet.data.file_datamodule.
 """
 
 from collections.abc import Mapping

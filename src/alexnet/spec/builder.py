@@ -15,7 +15,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from torch import nn
 
-from alexnet.arguments import checked_arguments
 from alexnet.checkpoints import Checkpoint, Record, net_state_dict, read_checkpoint
 from alexnet.data import ClassificationDataModule, dataset_class
 from alexnet.models import (
@@ -27,6 +26,7 @@ from alexnet.models import (
     model_info,
 )
 from alexnet.module import ClassifierModule
+from alexnet.spec.arguments import checked_arguments
 from alexnet.spec.run_spec import ModelPart, Part, RunSpec
 
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.errors import UserError
 from alexnet.models import model_info
+from alexnet.run.errors import UserError
 
 if TYPE_CHECKING:
     from alexnet.checkpoints import Record

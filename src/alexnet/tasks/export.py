@@ -15,8 +15,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from alexnet.console import inform
-from alexnet.errors import UserError
+from alexnet.run.console import inform
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import LoadedModel, load_model
 
 Shape = tuple[int, int, int]

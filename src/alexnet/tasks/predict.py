@@ -6,10 +6,10 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from alexnet.console import inform, show_table
-from alexnet.data.images import IMAGE_EXTENSIONS, load_rgb
+from alexnet.data.files import IMAGE_EXTENSIONS, load_rgb
 from alexnet.data.transforms import eval_transform
-from alexnet.errors import UserError
+from alexnet.run.console import inform, show_table
+from alexnet.run.errors import UserError
 from alexnet.spec.builder import load_model
 
 

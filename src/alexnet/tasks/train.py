@@ -15,15 +15,17 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.callbacks.preemption import CheckpointOnSignal
-from alexnet.callbacks.resume import ExactResume
-from alexnet.callbacks.watchdog import Watchdog
-from alexnet.checkpoint_io import AtomicCheckpointIO
 from alexnet.checkpoints import Checkpoint, read_checkpoint
 from alexnet.checkpoints.saving import SaveRecord
-from alexnet.console import inform
-from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
-from alexnet.loggers import (
+from alexnet.faults.atomic_io import AtomicCheckpointIO
+from alexnet.faults.exact_resume import ExactResume
+from alexnet.faults.resume import checkpoint_to_resume, continue_csv_log, note_resume
+from alexnet.faults.signals import CheckpointOnSignal
+from alexnet.faults.watchdog import Watchdog
+from alexnet.module import ClassifierModule
+from alexnet.run.console import inform
+from alexnet.run.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
+from alexnet.run.loggers import (
     WandbRunIdInCheckpoint,
     finish_loggers,
     git_commit,
@@ -31,8 +33,7 @@ from alexnet.loggers import (
     summarise_run,
     sweep_name,
 )
-from alexnet.module import ClassifierModule
-from alexnet.resuming import checkpoint_to_resume, continue_csv_log, note_resume
+from alexnet.run.results import print_results
 from alexnet.spec.builder import (
     build_callbacks,
     build_data,
@@ -42,10 +43,9 @@ from alexnet.spec.builder import (
     settle_classes,
 )
 from alexnet.spec.run_spec import RunSpec, run_spec
-from alexnet.summary import print_results
 
 if TYPE_CHECKING:
-    from alexnet.callbacks.pruning import StudyPruning
+    from alexnet.sweeps.pruning import StudyPruning
 
 LAST = Path("checkpoints") / "last.ckpt"  # in the run directory
 
@@ -135,11 +135,11 @@ def find_learning_rate(
 
 
 def study_pruning(cfg: DictConfig) -> "StudyPruning | None":
-    """The pruning callback of a sweep's trial (``study_trial``, set by alexnet/study.py
+    """The pruning callback of a sweep's trial (``study_trial``, set by alexnet/sweeps/sweeper.py
     when ``hydra/sweeper/pruner=`` is given), or None."""
     if cfg.get("study_trial") is None:
         return None
-    from alexnet.callbacks.pruning import StudyPruning  # Optuna: only in a sweep
+    from alexnet.sweeps.pruning import StudyPruning  # Optuna: only in a sweep
 
     sweeper = HydraConfig.get().sweeper
     if not sweeper.get("pruner"):

@@ -1,5 +1,5 @@
 """Hydra finds sweepers only in the ``hydra_plugins`` namespace: this is the thin
-plugin class; the sweep itself is :mod:`alexnet.study` (imported when it runs)."""
+plugin class; the sweep itself is :mod:`alexnet.sweeps.sweeper` (imported when it runs)."""
 
 from typing import Any
 
@@ -13,7 +13,7 @@ class StudySweeper(Sweeper):
     settings (configs/hydra/sweeper/study.yaml) are ``StudySweeperImpl``'s arguments."""
 
     def __init__(self, **settings: Any) -> None:
-        from alexnet.study import StudySweeperImpl
+        from alexnet.sweeps.sweeper import StudySweeperImpl
 
         self.sweeper = StudySweeperImpl(**settings)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from alexnet.console import inform
-from alexnet.errors import UserError
-from alexnet.study_database import database_errors
-from alexnet.study_storage import PRUNED, open_storage
+from alexnet.run.console import inform
+from alexnet.run.errors import UserError
+from alexnet.sweeps.database import database_errors
+from alexnet.sweeps.storage import PRUNED, open_storage
 
 
 def load_study(storage: str, study_name: str | None) -> optuna.Study:

@@ -1,5 +1,5 @@
 """OmegaConf resolvers the configs use, registered by :func:`register_resolvers`
-(the entry points and :func:`alexnet.cli.compose` call it), and the sweep folder's claim."""
+(the entry points and :func:`alexnet.run.cli.compose` call it), and the sweep folder's claim."""
 
 import itertools
 import json
@@ -11,8 +11,8 @@ import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.config_help import config_help
-from alexnet.errors import UserError
+from alexnet.run.config_help import config_help
+from alexnet.run.errors import UserError
 
 
 def best_mixed_precision() -> str:

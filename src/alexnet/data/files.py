@@ -28,7 +28,7 @@ from pathlib import Path
 from PIL import Image, ImageFile, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 IMAGE_EXTENSIONS = (
     ".jpg",

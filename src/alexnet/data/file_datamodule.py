@@ -5,10 +5,9 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from alexnet.console import inform, warn
 from alexnet.data.auto_preset import channel_statistics, choose_preset, evenly_spaced
 from alexnet.data.base import ClassificationDataModule
-from alexnet.data.images import (
+from alexnet.data.files import (
     MAX_PIXELS,
     FolderScan,
     ImageFiles,
@@ -19,8 +18,9 @@ from alexnet.data.images import (
 )
 from alexnet.data.splits import stratified_holdout
 from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
-from alexnet.errors import UserError
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from alexnet.run.console import inform, warn
+from alexnet.run.errors import UserError
 
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
 

@@ -1,5 +1,5 @@
 """The exceptions that end a run with a message of one line and a known exit status
-(printed by alexnet.cli through alexnet.console)."""
+(printed by alexnet.run.cli through alexnet.run.console)."""
 
 from collections.abc import Iterator
 

@@ -15,7 +15,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from alexnet.console import inform
+from alexnet.run.console import inform
 
 
 class ContinuingCSVLogger(CSVLogger):

@@ -12,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from rich.console import Console
 from rich.table import Table
 
-#: The run's log file alone: :func:`alexnet.cli.log_to_run_file` attaches the file
+#: The run's log file alone: :func:`alexnet.run.cli.log_to_run_file` attaches the file
 #: Hydra opened for the job; until then, and outside a run, nothing is written.
 RUN_LOG = logging.getLogger("alexnet.run")
 RUN_LOG.addHandler(logging.NullHandler())

@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 _SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 

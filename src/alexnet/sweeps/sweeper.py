@@ -5,20 +5,20 @@ Hydra's Optuna sweeper (hydra-optuna-sweeper 1.3.0, the newest) asks ``n_trials`
 more trials on every run, knows nothing of other workers and pins Optuna below 3;
 Optuna's own answer for several workers, ``MaxTrialsCallback``, overshoots by up to
 one trial per worker. So the sweeper is ours, on Optuna's public API (the search space
-from Hydra's override grammar: alexnet/search_space.py), around three things of the
+from Hydra's override grammar: alexnet/sweeps/search_space.py), around three things of the
 storage:
 
 - a lock held while trials are claimed (a file lock beside a SQLite study or a
   journal, a session advisory lock on PostgreSQL), so that N workers together claim
   exactly ``n_trials``;
-- heartbeats (RDBStorage's, or ours on a journal: alexnet/study_storage.py): a trial
+- heartbeats (RDBStorage's, or ours on a journal: alexnet/sweeps/storage.py): a trial
   whose worker was killed goes stale and is failed, then retried with the same
   parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``) or left failed, as
   ``died_trials`` says;
 - outcomes: a finished job is COMPLETE with its value, a diverged one PRUNED (its
   parameters are bad, not its luck), as is one that the study's pruner stopped (with
   ``hydra/sweeper/pruner=...``: each job reports ``pruning_metric`` every epoch, through
-  alexnet/callbacks/pruning.py, to the trial whose number it gets as ``study_trial``);
+  alexnet/sweeps/pruning.py, to the trial whose number it gets as ``study_trial``);
   a job that raised anything else FAIL.
 """
 
@@ -35,10 +35,10 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from alexnet.errors import Diverged, Pruned, UserError
-from alexnet.search_space import search_space, suggest
-from alexnet.study_database import database_errors
-from alexnet.study_storage import (
+from alexnet.run.errors import Diverged, Pruned, UserError
+from alexnet.sweeps.database import database_errors
+from alexnet.sweeps.search_space import search_space, suggest
+from alexnet.sweeps.storage import (
     check_storage,
     fail_stale_trials,
     heartbeats,

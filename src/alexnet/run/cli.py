@@ -24,11 +24,11 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
-from alexnet import console
-from alexnet.arguments import closest
-from alexnet.config_check import check_config
-from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
-from alexnet.resolvers import register_resolvers
+from alexnet.run import console
+from alexnet.run.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
+from alexnet.run.resolvers import register_resolvers
+from alexnet.spec.arguments import closest
+from alexnet.spec.config_check import check_config
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -193,7 +193,7 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
                 isinstance(stopped, Diverged | Pruned)
                 and HydraConfig.get().mode == RunMode.MULTIRUN
             ):
-                raise  # a failed job: the sweeper records it (study.py) or stops the sweep
+                raise  # a failed job: the sweeper records it (sweeps/sweeper.py) or stops the sweep
             stop(stopped)
         except Exception as err:
             try:

@@ -16,8 +16,8 @@ import optuna
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 
-from alexnet.errors import UserError
-from alexnet.study_storage import PRUNED, open_storage, trial_id
+from alexnet.run.errors import UserError
+from alexnet.sweeps.storage import PRUNED, open_storage, trial_id
 
 
 class StudyPruning(Callback):

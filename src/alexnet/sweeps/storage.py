@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 JOURNAL = "journal:"
 HEARTBEAT = "heartbeat"  # the journal's heartbeats: a trial system attribute, in seconds

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from alexnet.console import RUN_LOG, inform, show_table
+from alexnet.run.console import RUN_LOG, inform, show_table
 
 SHOWN = ("acc", "acc_top5", "loss")
 

@@ -1,7 +1,7 @@
 """Where a training run resumes from, and what its run directory keeps of it.
 
 ``resume=<run dir>`` (or ``resume=last``) runs in that directory (see
-alexnet.resolvers.run_dir), and a run whose directory already holds
+alexnet.run.resolvers.run_dir), and a run whose directory already holds
 ``checkpoints/last.ckpt`` — resumed that way, or requeued by SLURM — continues from it.
 ``ckpt_path=`` resumes from any checkpoint into a new directory. The directory notes
 each resume in ``resumes.json``; the CSV log keeps its rows up to the checkpoint (the
@@ -17,8 +17,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from alexnet.checkpoints import Checkpoint
-from alexnet.errors import UserError
-from alexnet.loggers import ContinuingCSVLogger
+from alexnet.run.errors import UserError
+from alexnet.run.loggers import ContinuingCSVLogger
 
 
 def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:

@@ -13,10 +13,10 @@ import pydantic
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from alexnet.arguments import Problem, closest, described, first_problem, signature_of
 from alexnet.data import dataset_class
-from alexnet.errors import UserError
 from alexnet.models import model_info
+from alexnet.run.errors import UserError
+from alexnet.spec.arguments import Problem, closest, described, first_problem, signature_of
 from alexnet.spec.run_spec import MODEL_OPTIONS
 
 #: Targets whose ``**kwargs`` go on to another function, whose signature checks them.

@@ -14,7 +14,7 @@ from alexnet.data.on_device import DeviceBatches, random_crop_flip
 from alexnet.data.sampling import ShardSampler
 from alexnet.data.splits import per_class_holdout, stratified_holdout
 from alexnet.data.transforms import lighting_offsets
-from alexnet.errors import UserError
+from alexnet.run.errors import UserError
 
 Splits = tuple[list[int], list[int], list[int]]
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from alexnet.errors import UserError, causes
+from alexnet.run.errors import UserError, causes
 
 if TYPE_CHECKING:
     from alexnet.checkpoints import Checkpoint
