@@ -12,7 +12,7 @@ import torchvision
 from alexnet.checkpoints import net_state_dict, read_checkpoint
 from alexnet.checkpoints.upgrade import upgrade
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features

@@ -5,8 +5,9 @@ import pytest
 from alexnet.checkpoints import Preprocessing, Record
 from alexnet.data import dataset_class
 from alexnet.models import model_arguments
-from alexnet.spec.arguments import checked_arguments
-from alexnet.spec.run_spec import Part, checkpoint_data, run_spec
+from alexnet.runspec.arguments import checked_arguments
+from alexnet.runspec.builder import with_classes
+from alexnet.runspec.spec import Part, checkpoint_data, run_spec
 from conftest import CONFIG_DIR, compose_config
 
 GROUPS = sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
@@ -39,7 +40,7 @@ def test_option_composes_resolves_and_fits_its_constructors(group, option, tmp_p
     """Every option resolves, and the model and dataset it leads to accept every key the
     config gives them (a key renamed in the code but not in a YAML file fails here)."""
     cfg = compose_config(tmp_path, f"{group}={option}", *REQUIRED.get((group, option), []))
-    spec = run_spec(cfg).with_classes(7)  # the class count the data would settle
+    spec = with_classes(run_spec(cfg), 7)  # the class count the data would settle
     model_arguments(spec.model.name, spec.model.kwargs)
     checked_arguments(dataset_class(spec.data.name), spec.data.kwargs, "data")
     assert spec.data.kwargs["image_size"] == spec.model.input_size

@@ -6,7 +6,7 @@ import torch
 from alexnet.fast import CompiledForward, compile_net
 from alexnet.models import AlexNet
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 from alexnet.tasks.train import train
 from conftest import compose_config
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from alexnet.models import ModelInfo, create_model, register_model
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features

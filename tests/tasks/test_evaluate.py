@@ -13,7 +13,7 @@ from alexnet.data import ImageFolderDataModule
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from alexnet.run.cli import user_error_in
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
 from conftest import compose_config, run_script

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from alexnet.data import DigitsDataModule, ImageFolderDataModule
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
 from conftest import ROOT, compose_config

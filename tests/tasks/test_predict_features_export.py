@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features
 from conftest import compose_config, error_line, run_script

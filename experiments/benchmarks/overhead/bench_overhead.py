@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from alexnet.run.cli import compose
-from alexnet.spec.builder import build_data, build_net, settle_classes
-from alexnet.spec.run_spec import run_spec
+from alexnet.runspec.builder import build_data, build_net, settle_classes
+from alexnet.runspec.spec import run_spec
 from alexnet.tasks.train import train
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"

@@ -8,7 +8,7 @@
      "class_names": ["0", "1", ...],
      "versions": {"torch": "2.14.1", "lightning": "2.6.6", "alexnet-lab": "0.2.0"}}
 
-``model`` and ``data`` are the run spec's parts (alexnet.spec.run_spec): a registered
+``model`` and ``data`` are the run spec's parts (alexnet.runspec.spec): a registered
 name and its arguments, checked against the constructor before anything is called.
 """
 
@@ -22,8 +22,8 @@ import torch
 from alexnet.data import dataset_class
 from alexnet.models import model_arguments
 from alexnet.run.errors import UserError
-from alexnet.spec.arguments import checked_arguments
-from alexnet.spec.run_spec import Part
+from alexnet.runspec.arguments import checked_arguments
+from alexnet.runspec.spec import Part
 
 FORMAT = 2
 SECTION = "alexnet"

@@ -14,8 +14,8 @@ from alexnet.models import create_model, load_weights, model_info
 from alexnet.run.cli import user_errors_exit_2
 from alexnet.run.console import inform
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import build_data
-from alexnet.spec.run_spec import Part
+from alexnet.runspec.builder import build_data
+from alexnet.runspec.spec import Part
 
 # The first format named the classes to build (Hydra ``_target_`` strings). They are
 # compared with these strings, never imported.

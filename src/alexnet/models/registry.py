@@ -21,7 +21,7 @@ from typing import Any
 from torch import nn
 
 from alexnet.run.errors import UserError
-from alexnet.spec.arguments import checked_arguments
+from alexnet.runspec.arguments import checked_arguments
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

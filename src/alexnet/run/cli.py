@@ -27,8 +27,8 @@ from omegaconf.errors import (
 from alexnet.run import console
 from alexnet.run.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
 from alexnet.run.resolvers import register_resolvers
-from alexnet.spec.arguments import closest
-from alexnet.spec.config_check import check_config
+from alexnet.runspec.arguments import closest
+from alexnet.runspec.config_check import check_config
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:

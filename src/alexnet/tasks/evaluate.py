@@ -11,8 +11,8 @@ from alexnet.checkpoints import read_checkpoint
 from alexnet.module import ClassifierModule
 from alexnet.run.errors import UserError
 from alexnet.run.results import print_results
-from alexnet.spec.builder import build_data, build_trainer, load_model
-from alexnet.spec.run_spec import checkpoint_data
+from alexnet.runspec.builder import build_data, build_trainer, load_model
+from alexnet.runspec.spec import checkpoint_data
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:

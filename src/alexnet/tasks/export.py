@@ -17,7 +17,7 @@ from torch import nn
 
 from alexnet.run.console import inform
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import LoadedModel, load_model
+from alexnet.runspec.builder import LoadedModel, load_model
 
 Shape = tuple[int, int, int]
 

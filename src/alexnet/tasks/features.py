@@ -9,8 +9,8 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from alexnet.checkpoints import read_checkpoint
 from alexnet.run.console import inform
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import build_data, load_model
-from alexnet.spec.run_spec import checkpoint_data
+from alexnet.runspec.builder import build_data, load_model
+from alexnet.runspec.spec import checkpoint_data
 from alexnet.tasks.predict import pick_device
 
 

@@ -10,7 +10,7 @@ from alexnet.data.files import IMAGE_EXTENSIONS, load_rgb
 from alexnet.data.transforms import eval_transform
 from alexnet.run.console import inform, show_table
 from alexnet.run.errors import UserError
-from alexnet.spec.builder import load_model
+from alexnet.runspec.builder import load_model
 
 
 def image_paths(inputs: list[str]) -> list[Path]:

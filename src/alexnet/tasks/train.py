@@ -7,47 +7,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import lightning as L
-from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet.checkpoints import Checkpoint, read_checkpoint
-from alexnet.checkpoints.saving import SaveRecord
-from alexnet.faults.atomic_io import AtomicCheckpointIO
-from alexnet.faults.exact_resume import ExactResume
 from alexnet.faults.resume import checkpoint_to_resume, continue_csv_log, note_resume
-from alexnet.faults.signals import CheckpointOnSignal
 from alexnet.faults.watchdog import Watchdog
 from alexnet.module import ClassifierModule
 from alexnet.run.console import inform
 from alexnet.run.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
-from alexnet.run.loggers import (
-    WandbRunIdInCheckpoint,
-    finish_loggers,
-    git_commit,
-    instantiate_loggers,
-    summarise_run,
-    sweep_name,
-)
+from alexnet.run.loggers import finish_loggers, git_commit, summarise_run, sweep_name
 from alexnet.run.results import print_results
-from alexnet.spec.builder import (
+from alexnet.runspec.builder import (
     build_callbacks,
     build_data,
+    build_loggers,
     build_module,
     build_net,
     build_trainer,
     settle_classes,
 )
-from alexnet.spec.run_spec import RunSpec, run_spec
-
-if TYPE_CHECKING:
-    from alexnet.sweeps.pruning import StudyPruning
-
-LAST = Path("checkpoints") / "last.ckpt"  # in the run directory
+from alexnet.runspec.spec import run_spec
 
 
 def check_ddp_launch(cfg: DictConfig) -> None:
@@ -134,43 +117,6 @@ def find_learning_rate(
     return rate
 
 
-def study_pruning(cfg: DictConfig) -> "StudyPruning | None":
-    """The pruning callback of a sweep's trial (``study_trial``, set by alexnet/sweeps/sweeper.py
-    when ``hydra/sweeper/pruner=`` is given), or None."""
-    if cfg.get("study_trial") is None:
-        return None
-    from alexnet.sweeps.pruning import StudyPruning  # Optuna: only in a sweep
-
-    sweeper = HydraConfig.get().sweeper
-    if not sweeper.get("pruner"):
-        raise UserError("study_trial is set by the Optuna sweeper when it has a pruner")
-    return StudyPruning(
-        sweeper.storage,
-        sweeper.study_name,
-        cfg.study_trial,
-        OmegaConf.to_container(sweeper.pruner, resolve=True),
-        sweeper.pruning_metric,
-    )
-
-
-def run_callbacks(
-    cfg: DictConfig, spec: RunSpec, loggers: list, *watching: L.Callback | None
-) -> list[L.Callback]:
-    """The callbacks of the ``callbacks`` group, those every run has (the record in each
-    checkpoint, exact resume, a checkpoint on a signal, the W&B run id in each
-    checkpoint with W&B) and those of ``watching`` that are given."""
-    last = Path(cfg.paths.output_dir) / LAST
-    callbacks = build_callbacks(cfg.get("callbacks"), spec.trainer, has_logger=bool(loggers))
-    callbacks += [
-        SaveRecord(spec.model.built(), spec.data),
-        ExactResume(),
-        CheckpointOnSignal(last, slurm_requeue=cfg.fault_tolerance.slurm_requeue),
-    ]
-    if any(isinstance(logger, WandbLogger) for logger in loggers):
-        callbacks.append(WandbRunIdInCheckpoint())
-    return callbacks + [callback for callback in watching if callback is not None]
-
-
 def continue_logs(output_dir: Path, resumed: Checkpoint, loggers: list) -> list[dict]:
     """On the first process: the CSV log keeps its rows before the checkpoint's step
     (rows logged at a step are those of the batch before it), and the run directory
@@ -219,29 +165,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     spec = run_spec(cfg, init.record if init else None)
     datamodule = build_data(spec.data)
     spec = settle_classes(spec, datamodule)
-    module = build_module(spec, build_net(spec.model, init))
-    loggers = instantiate_loggers(
-        cfg.get("logger"),
-        resume_id=resumed.contents.get("wandb_run_id") if resumed else None,
-        resume_step=resumed.global_step if resumed else None,
-    )
-    watchdog = Watchdog(cfg.fault_tolerance.hang_timeout_s, resume_hint=output_dir / LAST)
-    pruning = study_pruning(cfg)
-    trainer = build_trainer(
-        spec.trainer,
-        callbacks=run_callbacks(cfg, spec, loggers, watchdog, pruning),
-        logger=loggers,
-        plugins=[AtomicCheckpointIO(already_read=resumed)],
-    )
+    net = build_net(spec.model, init)
+    module = build_module(spec, net)
+    loggers = build_loggers(cfg.get("logger"), resumed)
+    callbacks = build_callbacks(cfg, spec, loggers)
+    trainer = build_trainer(spec.trainer, resumed, callbacks=callbacks.all, logger=loggers)
     resumes = continue_logs(output_dir, resumed, loggers) if resumed else []
     logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
     for logger in loggers:
         logger.log_hyperparams({**logged_config, "spec": spec.model_dump()})
     if cfg.get("lr_find"):
         find_learning_rate(trainer, module, datamodule, output_dir)
-    with loggers_finished(loggers, trainer, watchdog):
+    with loggers_finished(loggers, trainer, callbacks.watchdog):
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-        if pruning and (when := pruning.pruned()):
+        if callbacks.pruning and (when := callbacks.pruning.pruned()):
             raise Pruned(f"the study's pruner stopped it {when}")
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

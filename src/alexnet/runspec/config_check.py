@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from alexnet.data import dataset_class
 from alexnet.models import model_info
 from alexnet.run.errors import UserError
-from alexnet.spec.arguments import Problem, closest, described, first_problem, signature_of
-from alexnet.spec.run_spec import MODEL_OPTIONS
+from alexnet.runspec.arguments import Problem, closest, described, first_problem, signature_of
+from alexnet.runspec.spec import MODEL_OPTIONS
 
 #: Targets whose ``**kwargs`` go on to another function, whose signature checks them.
 KEYWORDS_PASSED_ON = {

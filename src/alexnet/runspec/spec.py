@@ -10,8 +10,8 @@ here, explicitly, and never written back into the config:
   default, or the checkpoint's when fine-tuning);
 - the model takes the data's channels;
 - the model's head has the data's class count (``data.num_classes``, or with null
-  the dataset's classes), which :meth:`RunSpec.with_classes` sets once the data is
-  known.
+  the dataset's classes), which the builder settles once the data is known
+  (alexnet.runspec.builder.settle_classes).
 
 A checkpoint records the spec's model and data parts (alexnet.checkpoints.record), so
 the tools that start from a checkpoint build through the same builder.
@@ -54,10 +54,6 @@ class ModelPart(Part):
     def input_size(self) -> int:
         return int(self.kwargs.get("input_size") or model_info(self.name).input_size)
 
-    def built(self) -> Part:
-        """The part a checkpoint records: the name and the arguments."""
-        return Part(name=self.name, kwargs=self.kwargs)
-
 
 class Optimisation(_Strict):
     """How the network is trained: the optimizer and scheduler (``_partial_`` configs
@@ -83,15 +79,6 @@ class RunSpec(_Strict):
     @property
     def num_classes(self) -> int | None:
         return self.model.kwargs.get("num_classes")
-
-    def with_classes(self, count: int) -> "RunSpec":
-        """The spec with the class count in both parts (the model's head; the data,
-        which checks it against the classes it finds)."""
-        model = self.model.model_copy(
-            update={"kwargs": {**self.model.kwargs, "num_classes": count}}
-        )
-        data = self.data.model_copy(update={"kwargs": {**self.data.kwargs, "num_classes": count}})
-        return self.model_copy(update={"model": model, "data": data})
 
 
 def model_part(model: dict[str, Any], init: "Record | None" = None) -> ModelPart:
