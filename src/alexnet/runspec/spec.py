@@ -107,7 +107,7 @@ def data_part(data: dict[str, Any], input_size: int) -> Part:
 def run_spec(cfg: DictConfig, init: "Record | None" = None) -> RunSpec:
     """The spec of the composed train config ``cfg`` (resolved here, once); ``init``:
     the record of the ``init_from`` checkpoint."""
-    values = OmegaConf.to_container(cfg, resolve=True)
+    values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     data_values = values["data"]
     model_values = {"in_channels": data_values["in_channels"], **values["model"]}
     model = model_part(model_values, init)
@@ -133,7 +133,7 @@ def checkpoint_data(record: "Record", data_cfg: DictConfig | None, **overrides: 
     if data_cfg is None:
         part = record.data
     else:
-        part = data_part(OmegaConf.to_container(data_cfg, resolve=True), 0)
+        part = data_part(OmegaConf.to_container(data_cfg, resolve=True, throw_on_missing=True), 0)
     input_size = int(record.model.kwargs["input_size"])
     fixed = {"image_size": input_size, "num_classes": record.model.kwargs["num_classes"]}
     return Part(name=part.name, kwargs={**part.kwargs, **fixed, **overrides})
