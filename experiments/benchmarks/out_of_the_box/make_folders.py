@@ -29,8 +29,13 @@ def write_tree(root: Path, images: np.ndarray, labels: np.ndarray, names: list[s
 
 
 def fashion(root: Path, source: Path) -> None:
-    images = read_idx(find_file([source], FILES["train"][0]))
-    labels = read_idx(find_file([source], FILES["train"][1])).astype(int)
+    found = [find_file([source], name) for name in FILES["train"]]
+    if None in found:
+        raise SystemExit(
+            f"no Fashion-MNIST training files in {source}: "
+            "apt-get install dataset-fashion-mnist, or give --fashion-mnist DIR"
+        )
+    images, labels = read_idx(found[0]), read_idx(found[1]).astype(int)
     picked, _ = per_class_holdout(labels.tolist(), 1 - 17_000 / len(labels), SEED)
     rest = labels[picked].tolist()
     train, val, test = stratified_split(rest, 2_000 / 17_000, 5_000 / 17_000, SEED)

@@ -130,10 +130,11 @@ def checkpoint_data(record: "Record", data_cfg: DictConfig | None, **overrides: 
     """The data to run a checkpoint's model on: the dataset of ``data_cfg`` at the
     model's input size, or (None) the dataset the checkpoint records; either with the
     model's class count and ``overrides``."""
+    input_size = int(record.model.kwargs["input_size"])
     if data_cfg is None:
         part = record.data
     else:
-        part = data_part(OmegaConf.to_container(data_cfg, resolve=True, throw_on_missing=True), 0)
-    input_size = int(record.model.kwargs["input_size"])
+        values = OmegaConf.to_container(data_cfg, resolve=True, throw_on_missing=True)
+        part = data_part(values, input_size)
     fixed = {"image_size": input_size, "num_classes": record.model.kwargs["num_classes"]}
     return Part(name=part.name, kwargs={**part.kwargs, **fixed, **overrides})
