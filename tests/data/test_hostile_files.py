@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.files import load_rgb
+from alexnet.data.files import MAX_PIXELS, load_rgb, read_headers, scan_class_folders
+from alexnet.data.header_cache import cached_headers
 from alexnet.run.errors import UserError
 from fixtures import write_class_tree
 
@@ -90,7 +91,7 @@ def test_statistics_are_measured_again_when_the_images_change(tmp_path):
     before = sorted(photos.rglob("*"))
     first = folder(photos, preset="auto", cache_dir=str(cache))
     assert first.mean == pytest.approx([100 / 255 / 1, 50 / 255, 25 / 255], abs=1e-5)
-    assert sorted(photos.rglob("*")) == before and len(list(cache.iterdir())) == 1
+    assert sorted(photos.rglob("*")) == before and len(list(cache.glob("statistics-*"))) == 1
     flat_folder(photos, (100, 200, 50))
     for path in photos.rglob("*.png"):  # a second later, whatever the file system's clock
         os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
@@ -103,7 +104,7 @@ def test_a_corrupt_cache_is_measured_again_with_one_warning(content, tmp_path, c
     photos, cache = tmp_path / "photos", tmp_path / "cache"
     flat_folder(photos, (200, 100, 50))
     folder(photos, preset="auto", cache_dir=str(cache))
-    (written,) = cache.iterdir()
+    (written,) = cache.glob("statistics-*")
     written.write_text(content)
     capsys.readouterr()
     dm = folder(photos, preset="auto", cache_dir=str(cache))
@@ -111,6 +112,34 @@ def test_a_corrupt_cache_is_measured_again_with_one_warning(content, tmp_path, c
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and f"ignoring the statistics cache {written}" in warnings[0]
     assert json.loads(written.read_text())["images"] == 6  # rewritten whole
+
+
+def test_a_second_scan_reads_only_the_headers_of_files_that_changed(tmp_path):
+    """The headers read are cached beside the statistics: a scan of the same folder
+    reads none again, and a file that changed (size or time) is read again."""
+    photos, cache = write_class_tree(tmp_path / "photos", ["a", "b"], 4), tmp_path / "cache"
+    read: list[int] = []
+
+    def counted(paths):
+        read.append(len(paths))
+        return read_headers(paths)
+
+    headers = cached_headers(counted, cache, MAX_PIXELS)
+    first = scan_class_folders(photos, ["a", "b"], headers=headers)
+    second = scan_class_folders(photos, ["a", "b"], headers=headers)
+    assert read == [8, 0] and second.sizes == first.sizes and second.samples == first.samples
+    changed = photos / "a" / "img_0002.jpg"
+    changed.write_bytes(b"not an image any more")
+    third = scan_class_folders(photos, ["a", "b"], headers=headers)
+    assert read[-1] == 1 and third.skipped == [str(changed)]
+    assert list(photos.rglob("*.json")) == []  # the cache is in cache_dir
+
+
+def test_a_folder_datamodule_caches_its_headers_in_its_cache_dir(tmp_path):
+    photos, cache = write_class_tree(tmp_path / "photos", ["a", "b"], 8), tmp_path / "cache"
+    folder(photos, cache_dir=str(cache))
+    (headers,) = cache.glob("headers-*.json")
+    assert len(json.loads(headers.read_text())) == 16
 
 
 def test_importing_the_package_leaves_pil_as_it_was():

@@ -1,6 +1,7 @@
 """The base of every DataModule that reads image files in class folders."""
 
 import statistics
+from functools import partial
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -13,9 +14,11 @@ from alexnet.data.files import (
     ImageFiles,
     Sample,
     header_size,
+    read_headers,
     scan_class_folders,
     shown,
 )
+from alexnet.data.header_cache import cached_headers
 from alexnet.data.splits import stratified_holdout
 from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
@@ -38,8 +41,9 @@ class ImageFilesDataModule(ClassificationDataModule):
         max_per_class: use at most this many training images of each class (null = all).
         check_files: read every image's header once in ``setup`` to skip unreadable files.
         max_image_pixels: images of more pixels are skipped (decompression bombs).
-        cache_dir: where measured statistics are cached (the data directory's cache;
-            null: measured every time). Never the images' own folder.
+        cache_dir: where measured statistics and the headers read are cached (the data
+            directory's cache; null: measured and read every time). Never the images'
+            own folder. A file whose size or modification time changed is read again.
     """
 
     supports_ten_crop = True
@@ -77,9 +81,12 @@ class ImageFilesDataModule(ClassificationDataModule):
     ) -> list[Sample]:
         """The samples of ``folder/<class folder>/``, labelled by position in
         ``class_folders``; skipped files noted."""
-        found = scan_class_folders(
-            folder, class_folders, max_per_class, self.check_files, self.max_image_pixels
-        )
+        headers = None
+        if self.check_files:
+            headers = partial(read_headers, max_pixels=self.max_image_pixels)
+            if self.cache_dir:
+                headers = cached_headers(headers, self.cache_dir, self.max_image_pixels)
+        found = scan_class_folders(folder, class_folders, max_per_class, headers)
         self.found.add(found)
         return found.samples
 

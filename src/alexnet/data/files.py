@@ -198,16 +198,25 @@ def files_below(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+HeaderReader = Callable[[list[Path]], list[tuple[int, int] | None]]
+
+
+def read_headers(paths: list[Path], max_pixels: int = MAX_PIXELS) -> list[tuple[int, int] | None]:
+    """:func:`header_size` of each path, read by 8 threads (I/O bound: threads suffice)."""
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(partial(header_size, max_pixels=max_pixels), paths))
+
+
 def scan_class_folders(
     root: Path,
     classes: Sequence[str],
     max_per_class: int | None = None,
-    check: bool = True,
-    max_pixels: int = MAX_PIXELS,
+    headers: HeaderReader | None = read_headers,
 ) -> FolderScan:
     """The image files in ``root/<class>/`` and its sub-folders for each class (label =
-    position in ``classes``), sorted, at most ``max_per_class`` each; unreadable images
-    skipped and other files ignored, both noted."""
+    position in ``classes``), sorted, at most ``max_per_class`` each; the images whose
+    ``headers`` cannot be read skipped (None: none checked), other files ignored, both
+    noted."""
     scan = FolderScan()
     candidates: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
@@ -224,12 +233,7 @@ def scan_class_folders(
         if not images:
             raise UserError(f"class folder {folder} has no images ({', '.join(IMAGE_EXTENSIONS)})")
         candidates += [(p, label) for p in images[:max_per_class]]
-    with ThreadPoolExecutor(8) as pool:  # header reads: I/O bound, threads suffice
-        sizes = (
-            list(pool.map(partial(header_size, max_pixels=max_pixels), (p for p, _ in candidates)))
-            if check
-            else None
-        )
+    sizes = headers([p for p, _ in candidates]) if headers else None
     for i, (path, label) in enumerate(candidates):
         if sizes is None or sizes[i]:
             scan.samples.append((str(path), label))
