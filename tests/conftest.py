@@ -159,6 +159,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[str]]:
         "data.batch_size=4",
         "~callbacks.progress_bar",
         "trainer.enable_progress_bar=false",
+        f"paths.data_dir={tmp / 'data_dir'}",  # composed before a test's ALEXNET_DATA_DIR
     )
     train(cfg)
     return tmp / "run" / "checkpoints" / "last.ckpt", data

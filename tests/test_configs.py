@@ -2,7 +2,6 @@
 
 import pytest
 
-from alexnet.checkpoints import Preprocessing, Record
 from alexnet.data import dataset_class
 from alexnet.models import model_arguments
 from alexnet.runspec.arguments import checked_arguments
@@ -32,7 +31,10 @@ def test_every_group_has_options():
 
 
 # Values a user must give for some options (`???` in the file).
-REQUIRED = {("data", "image_folder"): ["data.root=/some/folder"]}
+REQUIRED = {
+    ("data", "image_folder"): ["data.root=/some/folder"],
+    ("experiment", "claim_ten_crop"): ["data.root=/some/folder"],  # an image folder of yours
+}
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -61,17 +63,8 @@ def test_eval_config_composes_with_every_dataset(data, tmp_path):
     cfg = compose_config(
         tmp_path, *overrides, *REQUIRED.get(("data", data), []), config_name="eval"
     )
-    record = Record(
-        format=2,
-        model=Part(name="alexnet_mini", kwargs={"input_size": 40, "num_classes": 3}),
-        data=Part(name="digits", kwargs={}),
-        preprocessing=Preprocessing(
-            channels=1, resize=40, crop=40, mean=[0.0], std=[1.0], preset="small"
-        ),
-        class_names=["a", "b", "c"],
-        versions={},
-    )
-    part = checkpoint_data(record, cfg.data, tta=cfg.tta)
+    model = Part(name="alexnet_mini", kwargs={"input_size": 40, "num_classes": 3})
+    part = checkpoint_data(model, Part(name="digits", kwargs={}), cfg.data, tta=cfg.tta)
     checked_arguments(dataset_class(part.name), part.kwargs, "data")
     assert (part.name, part.kwargs["image_size"], part.kwargs["num_classes"]) == (data, 40, 3)
     assert cfg.tta == "center" and cfg.split == "test"

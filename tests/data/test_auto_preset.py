@@ -47,7 +47,7 @@ def test_statistics_are_cached_in_the_cache_dir(tmp_path):
         tmp_path / "photos", {"a": (20, 20), "b": (20, 20)}, {"a": (0, 0, 0), "b": (255, 255, 255)}
     )
     first = setup(tmp_path / "photos", preset="auto", cache_dir=str(tmp_path / "cache"))
-    (cache,) = (tmp_path / "cache").iterdir()
+    (cache,) = (tmp_path / "cache").glob("statistics-*")
     stored = json.loads(cache.read_text())
     stored["mean"] = [0.123, 0.123, 0.123]  # what a second set-up must read back
     cache.write_text(json.dumps(stored))

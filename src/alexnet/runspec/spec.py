@@ -17,16 +17,13 @@ A checkpoint records the spec's model and data parts (alexnet.checkpoints.record
 the tools that start from a checkpoint build through the same builder.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet.models import model_info
 from alexnet.run.errors import UserError
-
-if TYPE_CHECKING:
-    from alexnet.checkpoints import Record
 
 #: Keys of a model config that are not constructor arguments.
 MODEL_OPTIONS = ("name", "weights", "freeze")
@@ -81,9 +78,9 @@ class RunSpec(_Strict):
         return self.model.kwargs.get("num_classes")
 
 
-def model_part(model: dict[str, Any], init: "Record | None" = None) -> ModelPart:
-    """The model of a resolved model config; with ``init`` (the ``init_from``
-    checkpoint's record) that checkpoint's model, its head and channels the config's."""
+def model_part(model: dict[str, Any], init: Part | None = None) -> ModelPart:
+    """The model of a resolved model config; with ``init`` (the model part of the
+    ``init_from`` checkpoint's record) that model, its head and channels the config's."""
     options = {k: model[k] for k in MODEL_OPTIONS if model.get(k) is not None}
     arguments = {k: v for k, v in model.items() if k not in MODEL_OPTIONS}
     if init is None:
@@ -92,8 +89,8 @@ def model_part(model: dict[str, Any], init: "Record | None" = None) -> ModelPart
     if options.get("weights"):
         raise UserError("give model.weights or init_from, not both")
     return ModelPart(
-        name=init.model.name,
-        kwargs={**init.model.kwargs, **shape},
+        name=init.name,
+        kwargs={**init.kwargs, **shape},
         freeze=options.get("freeze", []),
     )
 
@@ -104,9 +101,9 @@ def data_part(data: dict[str, Any], input_size: int) -> Part:
     return Part(name=data["name"], kwargs={**arguments, "image_size": input_size})
 
 
-def run_spec(cfg: DictConfig, init: "Record | None" = None) -> RunSpec:
+def run_spec(cfg: DictConfig, init: Part | None = None) -> RunSpec:
     """The spec of the composed train config ``cfg`` (resolved here, once); ``init``:
-    the record of the ``init_from`` checkpoint."""
+    the model part of the ``init_from`` checkpoint's record."""
     values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     data_values = values["data"]
     model_values = {"in_channels": data_values["in_channels"], **values["model"]}
@@ -126,15 +123,15 @@ def run_spec(cfg: DictConfig, init: "Record | None" = None) -> RunSpec:
     )
 
 
-def checkpoint_data(record: "Record", data_cfg: DictConfig | None, **overrides: Any) -> Part:
-    """The data to run a checkpoint's model on: the dataset of ``data_cfg`` at the
-    model's input size, or (None) the dataset the checkpoint records; either with the
-    model's class count and ``overrides``."""
-    input_size = int(record.model.kwargs["input_size"])
+def checkpoint_data(model: Part, data: Part, data_cfg: DictConfig | None, **overrides: Any) -> Part:
+    """The data to run a checkpoint's ``model`` on (its record's parts): the dataset of
+    ``data_cfg`` at the model's input size, or (None) the recorded ``data``; either with
+    the model's class count and ``overrides``."""
+    input_size = int(model.kwargs["input_size"])
     if data_cfg is None:
-        part = record.data
+        part = data
     else:
         values = OmegaConf.to_container(data_cfg, resolve=True, throw_on_missing=True)
         part = data_part(values, input_size)
-    fixed = {"image_size": input_size, "num_classes": record.model.kwargs["num_classes"]}
+    fixed = {"image_size": input_size, "num_classes": model.kwargs["num_classes"]}
     return Part(name=part.name, kwargs={**part.kwargs, **fixed, **overrides})

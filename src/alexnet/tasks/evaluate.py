@@ -24,7 +24,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise UserError(f"split={cfg.split!r} is not one of val, test")
     loaded = load_model(read_checkpoint(cfg.ckpt_path))
     L.seed_everything(cfg.seed, workers=True)
-    data = checkpoint_data(loaded.record, cfg.get("data"), tta=cfg.tta)
+    data = checkpoint_data(loaded.record.model, loaded.record.data, cfg.get("data"), tta=cfg.tta)
     datamodule = build_data(data)
     module = ClassifierModule(
         loaded.net,

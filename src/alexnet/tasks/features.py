@@ -26,7 +26,9 @@ def extract_features(cfg: DictConfig) -> Path:
     device = pick_device(cfg.device)
     layer = loaded.info.layer_name("feature_layer", loaded.net)
     extractor = create_feature_extractor(loaded.net.to(device), return_nodes={layer: "features"})
-    datamodule = build_data(checkpoint_data(loaded.record, cfg.get("data")))
+    datamodule = build_data(
+        checkpoint_data(loaded.record.model, loaded.record.data, cfg.get("data"))
+    )
     datamodule.prepare_data()
     datamodule.setup("fit")
     features, labels = [], []

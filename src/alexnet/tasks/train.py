@@ -162,7 +162,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     resumed = read_checkpoint(resume_from) if resume_from else None  # refuses a bad file first
     init = read_checkpoint(cfg.init_from) if cfg.get("init_from") else None
     L.seed_everything(cfg.seed, workers=True)
-    spec = run_spec(cfg, init.record if init else None)
+    spec = run_spec(cfg, init.record.model if init else None)
     datamodule = build_data(spec.data)
     spec = settle_classes(spec, datamodule)
     net = build_net(spec.model, init)
