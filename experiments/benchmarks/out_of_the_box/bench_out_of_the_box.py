@@ -42,7 +42,7 @@ def timed(
     """Run ``command`` (with ``data_dir`` as ALEXNET_DATA_DIR): its wall time, its
     stdout and (with ``first_step``, the file the command writes the time of its first
     training step to) its start-up time."""
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "src")])}
+    environment = {**os.environ, "PYTHONPATH": str(HERE)}  # first_step.py
     if data_dir is not None:
         environment["ALEXNET_DATA_DIR"] = str(data_dir)
     started_at, started = time.time(), time.perf_counter()

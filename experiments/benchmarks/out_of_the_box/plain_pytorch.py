@@ -64,7 +64,9 @@ def main() -> None:
     train = datasets.ImageFolder(f"{args.root}/train", train_tf)
     loader = DataLoader(train, args.batch_size, shuffle=True, num_workers=args.workers)
     val, test = (
-        DataLoader(datasets.ImageFolder(f"{args.root}/{split}", eval_tf), 256, num_workers=2)
+        DataLoader(
+            datasets.ImageFolder(f"{args.root}/{split}", eval_tf), 256, num_workers=args.workers
+        )
         for split in ("val", "test")
     )
     model = create_model("alexnet_mini", num_classes=len(train.classes), in_channels=3)

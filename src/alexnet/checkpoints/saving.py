@@ -10,15 +10,15 @@ class SaveRecord(L.Callback):
     """Writes the record into every checkpoint: the spec's model and data parts, the
     data's preprocessing and class names, the versions."""
 
-    def __init__(self, model: dict, data: dict):
-        self.model, self.data = model, data  # a Part each, as plain data
+    def __init__(self, model: Part, data: Part):
+        self.model, self.data = model, data
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module, checkpoint: dict) -> None:
         datamodule = trainer.datamodule
         checkpoint[SECTION] = Record(
             format=FORMAT,
-            model=Part(**self.model),
-            data=Part(**self.data),
+            model=self.model,
+            data=self.data,
             preprocessing=Preprocessing(**datamodule.preprocessing()),
             class_names=list(datamodule.class_names),
             versions=versions(),

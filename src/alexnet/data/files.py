@@ -198,10 +198,11 @@ def files_below(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-HeaderReader = Callable[[list[Path]], list[tuple[int, int] | None]]
+HeaderSize = tuple[int, int] | None  # (width, height); None: unreadable
+HeaderReader = Callable[[list[Path]], list[HeaderSize]]
 
 
-def read_headers(paths: list[Path], max_pixels: int = MAX_PIXELS) -> list[tuple[int, int] | None]:
+def read_headers(paths: list[Path], max_pixels: int = MAX_PIXELS) -> list[HeaderSize]:
     """:func:`header_size` of each path, read by 8 threads (I/O bound: threads suffice)."""
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(partial(header_size, max_pixels=max_pixels), paths))

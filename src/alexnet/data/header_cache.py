@@ -9,9 +9,7 @@ import os
 from pathlib import Path
 
 from alexnet.data.auto_preset import write_quietly
-from alexnet.data.files import HeaderReader
-
-Size = tuple[int, int] | None
+from alexnet.data.files import HeaderReader, HeaderSize
 
 
 def cache_file(cache_dir: Path, paths: list[Path], max_pixels: int) -> Path:
@@ -36,13 +34,13 @@ def cached_headers(read: HeaderReader, cache_dir: Path, max_pixels: int) -> Head
     """``read``, for the files the cache in ``cache_dir`` does not know as they are now;
     what it reads is added to the cache."""
 
-    def headers(paths: list[Path]) -> list[Size]:
+    def headers(paths: list[Path]) -> list[HeaderSize]:
         if not paths:
             return []
         cache = cache_file(cache_dir, paths, max_pixels)
         known = load(cache)
         stamps = [[(stat := os.stat(p)).st_size, stat.st_mtime_ns] for p in paths]
-        sizes: dict[int, Size] = {}
+        sizes: dict[int, HeaderSize] = {}
         for i, (path, stamp) in enumerate(zip(paths, stamps, strict=True)):
             entry = known.get(str(path))
             if isinstance(entry, list) and len(entry) == 4 and entry[:2] == stamp:

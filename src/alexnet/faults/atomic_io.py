@@ -86,11 +86,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         super().__init__()
         self.already_read = already_read
 
-    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict[str, Any]:
+    def load_checkpoint(self, path, *args: Any, **kwargs: Any) -> dict[str, Any]:
         read, self.already_read = self.already_read, None  # handed over once
         if read is not None and Path(path).resolve() == read.path.resolve():
             return read.contents
-        return super().load_checkpoint(path, weights_only=weights_only)
+        return super().load_checkpoint(path, *args, **kwargs)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
         if storage_options is not None:

@@ -173,7 +173,7 @@ def build_callbacks(cfg: DictConfig, spec: RunSpec, loggers: list[Logger]) -> Ru
     watchdog = Watchdog(faults.hang_timeout_s, resume_hint=last)
     pruning = study_pruning(cfg)
     every_run = [
-        SaveRecord(spec.model.model_dump(include={"name", "kwargs"}), spec.data.model_dump()),
+        SaveRecord(Part(name=spec.model.name, kwargs=spec.model.kwargs), spec.data),
         ExactResume(),
         CheckpointOnSignal(last, slurm_requeue=faults.slurm_requeue),
         watchdog,
