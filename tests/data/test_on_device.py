@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from alexnet.data import CIFAR10DataModule
-from alexnet.data.on_device import DeviceBatches, random_crop_flip
+from alexnet.data.on_device import DeviceBatches, TensorReader, random_crop_flip
 from alexnet.data.sampling import IGNORE, ShardSampler
 from alexnet.tasks.train import train
 from conftest import compose_config
@@ -62,7 +62,7 @@ def test_device_batches_cover_each_image_once_per_epoch():
     labels = torch.arange(10)
     images = torch.arange(10).float().view(10, 1, 1, 1)
     sampler = ShardSampler(10, True, seed=1)
-    batches = DeviceBatches(images, labels, 4, sampler, lambda x, g: x, training=True)
+    batches = DeviceBatches(TensorReader(images, labels), 4, sampler, lambda x, g: x, training=True)
     first, second = epochs(batches, 2)
     assert sorted(first) == list(range(10)) and len(batches) == 3
     assert first != second  # a new order each epoch
@@ -80,8 +80,7 @@ def test_every_ddp_process_gets_as_many_batches_and_eval_counts_images_once(
     for training in (True, False):
         shards = [
             DeviceBatches(
-                images,
-                labels,
+                TensorReader(images, labels),
                 batch_size,
                 ShardSampler(size, training, 0, rank, world_size),
                 lambda x, g: x,

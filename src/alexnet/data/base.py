@@ -171,6 +171,12 @@ class ClassificationDataModule(L.LightningDataModule):
         """The label of every training image, in order."""
         raise NotImplementedError
 
+    def sampler(
+        self, dataset: Dataset, training: bool, seed: int, rank: int, world_size: int
+    ) -> ShardSampler:
+        """This process's order of ``dataset``'s images each epoch."""
+        return ShardSampler(len(dataset), training, seed, rank, world_size)
+
     def batches(
         self,
         dataset: Dataset,
@@ -208,7 +214,7 @@ class ClassificationDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
-        sampler = ShardSampler(len(dataset), training, seed, rank, world_size)
+        sampler = self.sampler(dataset, training, seed, rank, world_size)
         batches_done = (
             partial(batches_done_in_epoch, trainer) if training and trainer else lambda: 0
         )

@@ -1,10 +1,13 @@
 """The base of every DataModule that reads image files in class folders."""
 
+import json
 import statistics
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from torch.utils.data import Dataset
+import torch
+from torch.utils.data import Dataset, Subset
 
 from alexnet.data.auto_preset import channel_statistics, choose_preset, evenly_spaced
 from alexnet.data.base import ClassificationDataModule
@@ -19,13 +22,46 @@ from alexnet.data.files import (
     shown,
 )
 from alexnet.data.header_cache import cached_headers
+from alexnet.data.on_device import DeviceBatches, SquaresPipeline
+from alexnet.data.prepared import (
+    PreparedSplit,
+    ShardStore,
+    prepare_split,
+    prepared_folder,
+    write_atomically,
+)
+from alexnet.data.sampling import ShardOrderSampler, ShardSampler
 from alexnet.data.splits import stratified_holdout
-from alexnet.data.transforms import PRESETS, eval_transform, image_files_recipe, train_transform
+from alexnet.data.transforms import (
+    PRESETS,
+    eval_transform,
+    image_files_recipe,
+    resize_for,
+    train_transform,
+)
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from alexnet.run.console import inform, warn
 from alexnet.run.errors import UserError
 
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
+SPLITS = ("train", "val", "test")
+SQUARE_PRESETS = ("paper", "small")  # the presets a prepared square supports
+DATASET_INFO = "dataset.json"  # a prepared copy's classes, preset, size and statistics
+
+
+def check_prepared_options(
+    preset: str, prepared_dir: str | None, prepared_uri: str | None, shard_images: int
+) -> None:
+    """One line for each way the prepared-data options cannot work."""
+    if preset == "modern":
+        raise UserError(
+            "data.prepared=true supports the presets paper and small (modern's "
+            "RandomResizedCrop needs the whole image): set data.preset=paper"
+        )
+    if not prepared_dir and not prepared_uri:
+        raise UserError("data.prepared=true needs data.prepared_dir (where to write the copy)")
+    if shard_images <= 0:
+        raise UserError(f"data.prepared_shard_images={shard_images} must be positive")
 
 
 class ImageFilesDataModule(ClassificationDataModule):
@@ -44,6 +80,17 @@ class ImageFilesDataModule(ClassificationDataModule):
         cache_dir: where measured statistics and the headers read are cached (the data
             directory's cache; null: measured and read every time). Never the images'
             own folder. A file whose size or modification time changed is read again.
+        prepared: train from a copy prepared once at the paper's resolution (see
+            alexnet.data.prepared: made on first use, or by prepare.py), augmented by
+            whole batches on the training device; presets ``paper`` and ``small``.
+        prepared_size: the prepared squares' side (null: the per-image pipeline's,
+            crop·256/224 — 256 for a 224 crop — or the crop for ``small``).
+        prepared_dir: where prepared copies are written (under the data directory).
+        prepared_uri: read a prepared copy from here instead of the image files: the
+            folder prepare.py printed, on a shared path or object storage
+            (``s3://bucket/imagenet100``); its shards are fetched into ``cache_dir``.
+        prepared_shard_images: images per prepared shard (each process of a run reads
+            whole shards of its own).
     """
 
     supports_ten_crop = True
@@ -58,11 +105,22 @@ class ImageFilesDataModule(ClassificationDataModule):
         check_files: bool = True,
         max_image_pixels: int = MAX_PIXELS,
         cache_dir: str | None = None,
+        prepared: bool = False,
+        prepared_size: int | None = None,
+        prepared_dir: str | None = None,
+        prepared_uri: str | None = None,
+        prepared_shard_images: int = 1024,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if preset not in PRESETS:
             raise UserError(f"data.preset={preset!r} is not one of {', '.join(PRESETS)}")
+        self.prepared = prepared or bool(prepared_uri)
+        if self.prepared:
+            check_prepared_options(preset, prepared_dir, prepared_uri, prepared_shard_images)
+        self.prepared_size, self.prepared_dir = prepared_size, prepared_dir
+        self.prepared_uri, self.prepared_shard_images = prepared_uri, prepared_shard_images
+        self.prepared_location: Path | None = None  # set once the copy is complete
         self.root, self.preset = Path(root), preset
         self.val_fraction, self.split_seed = val_fraction, split_seed
         self.max_per_class, self.check_files = max_per_class, check_files
@@ -96,9 +154,18 @@ class ImageFilesDataModule(ClassificationDataModule):
         return [samples[i] for i in kept], [samples[i] for i in held]
 
     def preprocessing(self) -> dict:
-        return image_files_recipe(self.image_size, self.preset, self.mean, self.std)
+        recipe = image_files_recipe(self.image_size, self.preset, self.mean, self.std)
+        return {**recipe, "resize": self.square_size()} if self.prepared else recipe
 
-    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+    def square_size(self) -> int:
+        """The side of the prepared squares."""
+        if self.prepared_size:
+            return self.prepared_size
+        return self.image_size if self.preset == "small" else resize_for(self.image_size)
+
+    def checked_splits(self) -> Splits:
+        """The splits' samples, none empty, with the preset and statistics settled."""
+        self.found = FolderScan()
         train, val, test = self.find_splits()
         for name, samples in (("train", train), ("val", val), ("test", test)):
             if not samples:
@@ -108,6 +175,63 @@ class ImageFilesDataModule(ClassificationDataModule):
         if self.normalization == "paper":  # the training split's own mean, on 0–255
             mean, _ = channel_statistics([p for p, _ in train], self.image_size, self.cache_dir)
             self.mean, self.std = self.normalised(mean, self.std)
+        return train, val, test
+
+    def prepare_data(self) -> None:
+        """With ``prepared=true``: the prepared copy, made now if it is not complete
+        (Lightning runs this on one process per node before the others set up)."""
+        if self.prepared and not self.prepared_uri:
+            self.prepare(self.checked_splits())
+
+    def prepare(self, splits: Splits) -> Path:
+        """The folder of the prepared copy of ``splits``, written where missing."""
+        if self.preset not in SQUARE_PRESETS:
+            raise UserError(
+                f"data.prepared=true supports the presets {', '.join(SQUARE_PRESETS)}; "
+                f"preset {self.preset} needs the whole image: set data.preset=paper"
+            )
+        size = self.square_size()
+        if size < self.image_size:
+            raise UserError(f"data.prepared_size={size} is less than the crop, {self.image_size}")
+        named = dict(zip(SPLITS, splits, strict=True))
+        kind = type(self).__name__.removesuffix("DataModule").lower()
+        folder = prepared_folder(Path(self.prepared_dir), f"{kind}-{self.root.name}", named, size)
+        workers = self.num_workers or 1
+        for name, samples in named.items():
+            description = f"preparing {name} ({size} px)"
+            prepare_split(
+                samples, folder / name, size, self.prepared_shard_images,
+                self.max_image_pixels, workers, description,
+            )  # fmt: skip
+        about = {"classes": self.class_names, "preset": self.preset, "size": size}
+        about |= {"mean": self.mean, "std": self.std}
+        write_atomically(folder / DATASET_INFO, lambda file: file.write(json.dumps(about).encode()))
+        self.prepared_location = folder
+        return folder
+
+    def prepared_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        """The splits read from the prepared copy (made first where it is missing)."""
+        location = self.prepared_uri or str(self.prepare(self.checked_splits()))
+        cache = self.cache_dir / "remote" if self.cache_dir else None
+        about = json.loads(ShardStore(location, cache).path(DATASET_INFO).read_text())
+        if self.prepared_size and about["size"] != self.prepared_size:
+            raise UserError(
+                f"{location} was prepared at {about['size']} px, not "
+                f"data.prepared_size={self.prepared_size}"
+            )
+        self.class_names, self.preset = about["classes"], about["preset"]
+        self.mean, self.std, self.prepared_size = about["mean"], about["std"], about["size"]
+        train, val, test = (
+            PreparedSplit(ShardStore(f"{location.rstrip('/')}/{name}", cache), views)
+            for name, views in zip(SPLITS, ("center", "center", self.tta), strict=True)
+        )
+        inform(f"data: {len(train)} training images prepared at {train.size} px in {location}")
+        return train, val, test
+
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        if self.prepared:
+            return self.prepared_splits()
+        train, val, test = self.checked_splits()
         recipe, limit = self.preprocessing(), self.max_image_pixels
         return (
             ImageFiles(
@@ -118,7 +242,40 @@ class ImageFilesDataModule(ClassificationDataModule):
         )
 
     def train_labels(self) -> list[int]:
+        if self.prepared:
+            return self.train_set.labels.tolist()
         return [label for _, label in self.train_set.samples]
+
+    def unaugmented(self, split: str) -> Dataset:
+        if self.prepared:  # augmentation is the pipeline's, by batch
+            return getattr(self, f"{split}_set")
+        return super().unaugmented(split)
+
+    def sampler(self, dataset: Dataset, training: bool, seed: int, rank: int, world_size: int):
+        """Prepared splits: each process reads whole shards of its own."""
+        if isinstance(dataset, PreparedSplit) and dataset.indices is None:
+            return ShardOrderSampler(dataset.shard_sizes(), training, seed, rank, world_size)
+        return super().sampler(dataset, training, seed, rank, world_size)
+
+    def batches(
+        self,
+        dataset: Dataset,
+        sampler: ShardSampler,
+        training: bool,
+        batches_done: Callable[[], int],
+    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        """Prepared splits: raw batches read by the loader workers, augmented on the
+        training device."""
+        if not self.prepared:
+            return super().batches(dataset, sampler, training, batches_done)
+        if isinstance(dataset, Subset):
+            dataset = dataset.dataset.restricted(dataset.indices)
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        pipeline = SquaresPipeline(self.preset, self.image_size, self.mean, self.std, dataset.views)
+        return DeviceBatches(
+            dataset, self.batch_size, sampler, pipeline, training, device, batches_done,
+            self.num_workers,
+        )  # fmt: skip
 
     def _settle_auto(self, train: list[str]) -> None:
         """``preset=auto``: the pipeline from the images' sizes, the training split's

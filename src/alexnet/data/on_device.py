@@ -1,14 +1,17 @@
-"""Batches of datasets held whole as tensors: sliced by index from wherever the tensors
-live (the training device with ``data.on_device=true``, host memory otherwise), moved
-to the training device as they are (uint8, native size), and resized, augmented and
-normalised there as whole batches. No DataLoader, no workers."""
+"""Whole batches read raw (uint8, stored size) — sliced from tensors held in memory or on
+the training device, or gathered from prepared shards — moved to the training device
+as they are, and cropped, flipped, resized and normalised there as whole batches, with
+random draws keyed by (seed, epoch, batch) so that a resumed run repeats them."""
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
 from alexnet.data.sampling import IGNORE, ShardSampler, mixed_seed
+from alexnet.data.transforms import lighting_offsets
 
 #: (raw batch on the training device, generator for training or None) → model input.
 BatchPipeline = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
@@ -34,51 +37,120 @@ def random_crop_flip(images: torch.Tensor, padding: int, generator=None) -> torc
     return images[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def random_crop(images: torch.Tensor, size: int, generator=None) -> torch.Tensor:
+    """Per image: a ``size``×``size`` crop at a uniformly drawn position inside the image,
+    horizontally flipped with probability 1/2: the paper's translations and reflections
+    (RandomCrop(size) + RandomHorizontalFlip one image at a time), for a (B, C, H, W)
+    batch of any dtype on its device."""
+    b, c, h, w = images.shape
+    device = images.device
+    y = torch.randint(0, h - size + 1, (b,), device=device, generator=generator)
+    x = torch.randint(0, w - size + 1, (b,), device=device, generator=generator)
+    flip = torch.rand(b, device=device, generator=generator) < 0.5
+    steps = torch.arange(size, device=device)
+    rows, cols = y[:, None] + steps, x[:, None] + steps
+    cols = torch.where(flip[:, None], cols.flip(-1), cols)
+    batch = torch.arange(b, device=device)[:, None, None, None]
+    channel = torch.arange(c, device=device)[None, :, None, None]
+    return images[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def ten_patches(images: torch.Tensor, size: int) -> torch.Tensor:
+    """The paper's ten test patches of every image of a (B, C, H, W) batch, as
+    (B, 10, C, size, size): the four corner and the centre patches, then their
+    reflections (the order of alexnet.data.transforms.TenPatches)."""
+    five = torch.stack(v2.functional.five_crop(images, size), dim=1)
+    return torch.cat([five, five.flip(-1)], dim=1)
+
+
+#: indices → (uint8 images (B, C, H, W), labels): how a batch is read from its store.
+Reader = Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]
+
+
+class TensorReader:
+    """Batches sliced from whole-split tensors (on the training device or in host memory)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+
+    def __call__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.tensor(indices, device=self.images.device)
+        return self.images[index], self.labels[index]
+
+
+class _ReadChunks(Dataset):
+    """The batches of one epoch, each read whole by a loader worker."""
+
+    def __init__(self, read: Reader, chunks: list[list[int]]):
+        self.read, self.chunks = read, chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, number: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.read(self.chunks[number])
+
+
 class DeviceBatches:
-    """An epoch of (images, labels) batches sliced from whole-split tensors, in
-    ``sampler``'s order (the same keys as the DataLoader path: every DDP process gets
-    as many batches, padding duplicates of an evaluation split are labelled ``IGNORE``).
+    """An epoch of (images, labels) batches read whole by ``read``, in ``sampler``'s
+    order (the same keys as the DataLoader path: every DDP process gets as many
+    batches, padding duplicates of an evaluation split are labelled ``IGNORE``), moved
+    to the training device as they are (uint8, stored size) and prepared there.
 
     Args:
-        images, labels: the whole split (on the training device, or in host memory).
+        read: indices → raw (images, labels) batch (see ``Reader``).
         batch_size: images per batch (per process).
         sampler: this process's keys of each epoch (Lightning calls its ``set_epoch``).
         pipeline: raw batch → model input, run on ``device``; training batches get a
             generator seeded by (seed, epoch, batch), so resuming mid-epoch repeats
             their augmentation exactly, evaluation batches ``None``.
         training: whether this is the training split.
-        device: where batches are prepared (the training device; default: the tensors').
+        device: where batches are prepared (the training device; default: the CPU).
         batches_done: the batches of this epoch already trained on (see ResumableLoader).
+        num_workers: loader processes that read batches ahead (0: read in this process).
     """
 
     batch_sampler = None  # what Lightning's checks of a DataLoader look for
 
     def __init__(
         self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
+        read: Reader,
         batch_size: int,
         sampler: ShardSampler,
         pipeline: BatchPipeline,
         training: bool,
         device: torch.device | None = None,
         batches_done: Callable[[], int] = lambda: 0,
+        num_workers: int = 0,
     ):
-        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.read, self.batch_size = read, batch_size
         self.sampler, self.pipeline, self.training = sampler, pipeline, training
-        self.device = device or images.device
-        self.batches_done = batches_done
+        self.device = device or torch.device("cpu")
+        self.batches_done, self.num_workers = batches_done, num_workers
 
     def __len__(self) -> int:
         return math.ceil(len(self.sampler) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         keys = self.sampler.keys()  # asked at the first batch, as ResumableLoader does
-        for number in range(self.batches_done(), len(self)):
-            chunk = keys[number * self.batch_size : (number + 1) * self.batch_size]
-            index = torch.tensor([k[0] for k in chunk], device=self.images.device)
-            images = self.images[index].to(self.device, non_blocking=True)
-            labels = self.labels[index].to(self.device, non_blocking=True)
+        first = self.batches_done()
+        chunks = [keys[n * self.batch_size : (n + 1) * self.batch_size] for n in range(len(self))]
+        chunks = chunks[first:]
+        indices = [[key[0] for key in chunk] for chunk in chunks]
+        raw: Iterable = map(self.read, indices)
+        if self.num_workers:
+            raw = DataLoader(
+                _ReadChunks(self.read, indices),
+                batch_size=None,
+                num_workers=self.num_workers,
+                pin_memory=self.device.type == "cuda",
+                prefetch_factor=4,
+            )
+        for number, chunk, (images, labels) in zip(
+            range(first, len(self)), chunks, raw, strict=True
+        ):
+            images = images.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
             generator = None
             if self.training:
                 generator = torch.Generator(device=self.device)
@@ -87,3 +159,36 @@ class DeviceBatches:
                 padded = torch.tensor([k[2] for k in chunk], device=self.device)
                 labels = torch.where(padded, torch.full_like(labels, IGNORE), labels)
             yield self.pipeline(images, generator), labels
+
+
+class SquaresPipeline:
+    """The image-file presets for batches of prepared squares (uint8 (B, 3, S, S), S the
+    shorter side the per-image pipeline resizes to), pixel for pixel what that
+    pipeline makes of the same square:
+
+    - ``paper`` training: a random ``crop`` patch, a flip half the time, the PCA
+      colour noise (std 0.1) — RandomCrop, RandomHorizontalFlip, PCALighting;
+    - ``small`` training (S = crop): a random crop of the image extended by an eighth
+      of its side with copies of its edge pixels, and a flip;
+    - evaluation: the central patch, or ``views="ten_crop"``: the paper's ten patches;
+
+    then scaled to [0, 1] and normalised with ``mean`` and ``std``. (``modern``'s
+    RandomResizedCrop needs the whole image, not its central square: not offered.)
+    """
+
+    def __init__(self, preset: str, crop: int, mean, std, views: str = "center"):
+        self.preset, self.crop, self.views = preset, crop, views
+        self.mean, self.std = list(mean), list(std)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if generator is not None and self.preset == "small":
+            x = random_crop_flip(images, max(self.crop // 8, 1), generator).float() / 255
+        elif generator is not None:
+            x = random_crop(images, self.crop, generator).float() / 255
+            alpha = torch.randn(len(x), 3, device=x.device, generator=generator) * 0.1
+            x = x + lighting_offsets(alpha)[:, :, None, None]
+        elif self.views == "ten_crop":
+            x = ten_patches(images, self.crop).float() / 255
+        else:
+            x = v2.functional.center_crop(images, self.crop).float() / 255
+        return v2.functional.normalize(x, self.mean, self.std)

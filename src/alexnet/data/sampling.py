@@ -9,6 +9,9 @@ order but not what the workers' transforms drew. Hence these small pieces:
 - ``ShardSampler``: DistributedSampler's order (a permutation seeded by seed + epoch,
   padded by repeating so that every process gets the same count) used for one process
   too; it yields ``(index, epoch, padded)`` keys and can start mid-epoch.
+- ``ShardOrderSampler``: the same keys for data stored in shards (prepared data): each
+  process reads a contiguous run of an epoch's shuffled shards, so it fetches only its
+  share of a remote store, in an order shuffled within that run.
 - ``KeyedSamples``: a dataset read with those keys; a training sample's augmentation
   draws from a random state seeded by (seed, epoch, index), and a padding duplicate in
   an evaluation split gets the label ``IGNORE`` so that metrics count every image once
@@ -61,6 +64,48 @@ class ShardSampler(DistributedSampler):
     def __iter__(self) -> Iterator[SampleKey]:
         start, self.start = self.start, 0
         return iter(self.keys()[start:])
+
+
+class ShardOrderSampler(ShardSampler):
+    """``ShardSampler``'s keys for data stored in shards of consecutive indices: each
+    epoch the shards are shuffled (seeded by ``seed + epoch``), the images of that shard
+    order are dealt to the processes in contiguous runs of equal length (padded, as
+    DistributedSampler pads, by repeating from the start), and each process's run is
+    shuffled (seeded by seed, epoch and rank). A process touches only the shards of its
+    run: about 1/world_size of them, plus at most two it shares at the run's ends.
+
+    Args:
+        shard_sizes: images in each shard, in index order.
+        shuffle, seed, rank, world_size: as ``ShardSampler``.
+    """
+
+    def __init__(
+        self,
+        shard_sizes: list[int],
+        shuffle: bool,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        super().__init__(sum(shard_sizes), shuffle, seed, rank, world_size)
+        self.shard_sizes = shard_sizes
+
+    def keys(self) -> list[SampleKey]:
+        starts = [0]
+        for size in self.shard_sizes:
+            starts.append(starts[-1] + size)
+        shards = torch.arange(len(self.shard_sizes))
+        if self.shuffle:
+            order = torch.Generator().manual_seed(self.seed + self.epoch)
+            shards = shards[torch.randperm(len(shards), generator=order)]
+        sequence = torch.cat([torch.arange(starts[s], starts[s + 1]) for s in shards.tolist()])
+        size = len(sequence)
+        padded = sequence.repeat(math.ceil(self.total_size / size))[: self.total_size]
+        positions = torch.arange(self.rank * self.num_samples, (self.rank + 1) * self.num_samples)
+        if self.shuffle:
+            mine = torch.Generator().manual_seed(mixed_seed(self.seed, self.epoch, self.rank))
+            positions = positions[torch.randperm(len(positions), generator=mine)]
+        return [(int(padded[p]), self.epoch, p >= size) for p in positions.tolist()]
 
 
 class KeyedSamples(Dataset):

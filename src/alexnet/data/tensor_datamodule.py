@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from alexnet.data.base import ClassificationDataModule
-from alexnet.data.on_device import DeviceBatches, random_crop_flip
+from alexnet.data.on_device import DeviceBatches, TensorReader, random_crop_flip
 from alexnet.data.sampling import ShardSampler
 from alexnet.data.splits import per_class_holdout, stratified_holdout
 from alexnet.data.transforms import lighting_offsets
@@ -108,7 +108,13 @@ class TensorImagesDataModule(ClassificationDataModule):
         if self.on_device:
             images, labels = images.to(device), labels.to(device)
         return DeviceBatches(
-            images, labels, self.batch_size, sampler, self.pipeline, training, device, batches_done
+            TensorReader(images, labels),
+            self.batch_size,
+            sampler,
+            self.pipeline,
+            training,
+            device,
+            batches_done,
         )
 
     def pipeline(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -1,0 +1,228 @@
+"""Image datasets prepared once at the paper's resolution (section 2: "we down-sampled
+the images to a fixed resolution of 256 × 256 ... rescaled the image such that the
+shorter side was of length 256, and then cropped out the central 256×256 patch"), so
+that training reads raw pixels instead of decoding full-size JPEGs every epoch.
+
+A prepared split is a folder of plain files (numpy's ``.npy`` format, read as memory
+maps; chosen against LitData, WebDataset and mosaicml-streaming by
+experiments/benchmarks/prepared_data):
+
+    manifest.json        written last: the split is complete when it exists
+    source.json          written first: the digest of the source files it is made of
+    labels.npy           int64 (N,)
+    shard-00000.npy ...  uint8 (n, size, size, 3), ``shard_images`` images each
+
+The folder is ``<prepared_dir>/<root's name>-<digest of the sample list and size>/<split>``:
+under the data directory, never in the user's own folder. Preparing is resumable
+(each shard is written whole, by rename) and refuses with one line when the source
+files changed since it started (their paths, sizes and modification times).
+
+A prepared dataset may also be read from a shared path or object storage (any fsspec
+URL: ``s3://bucket/imagenet100``, with s3fs installed); its shards are then fetched,
+one at a time as they are first needed, into a local cache.
+"""
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from alexnet.data.files import Sample, load_rgb, shown
+from alexnet.run.errors import UserError
+
+FORMAT_VERSION = 1
+MANIFEST, SOURCE, LABELS = "manifest.json", "source.json", "labels.npy"
+
+
+def shard_name(number: int) -> str:
+    return f"shard-{number:05d}.npy"
+
+
+def digest(value: object) -> str:
+    """A short stable digest of a JSON-able value."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def source_digest(samples: Sequence[Sample]) -> str:
+    """The digest of the files ``samples`` name: paths, labels, sizes, modification times."""
+    stamps = []
+    for path, label in samples:
+        stat = os.stat(path)
+        stamps.append((os.fsencode(path).hex(), label, stat.st_size, stat.st_mtime_ns))
+    return digest(stamps)
+
+
+def prepared_folder(base: Path, name: str, splits: dict[str, Sequence[Sample]], size: int) -> Path:
+    """Where the prepared copy ``name`` of ``splits`` at ``size`` pixels lives under ``base``."""
+    listing = {split: [(os.fsencode(p).hex(), y) for p, y in s] for split, s in splits.items()}
+    return base / f"{name}-{digest([FORMAT_VERSION, size, listing])}"
+
+
+def square_pixels(path: str, size: int, max_pixels: int) -> np.ndarray:
+    """The image at ``path`` as the paper prepared it: RGB, shorter side to ``size``,
+    the central ``size``×``size`` square; (size, size, 3) uint8. The same steps (and
+    so the same pixels) as the per-image pipeline's Resize + CenterCrop."""
+    image = load_rgb(path, max_pixels)
+    square = v2.CenterCrop(size)(v2.Resize(size, antialias=True)(image))
+    return np.asarray(square, dtype=np.uint8)
+
+
+def write_atomically(path: Path, write) -> None:
+    """Write ``path`` whole or not at all (processes preparing at once each write their
+    own partial file)."""
+    partial_path = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    with open(partial_path, "wb") as file:
+        write(file)
+    os.replace(partial_path, path)
+
+
+def prepare_split(
+    samples: Sequence[Sample],
+    folder: Path,
+    size: int,
+    shard_images: int,
+    max_pixels: int,
+    workers: int,
+    description: str,
+) -> None:
+    """Write ``samples`` into ``folder`` as a prepared split (nothing to do when it is
+    complete; the shards a killed preparation finished are kept)."""
+    source = source_digest(samples)
+    recorded = folder / SOURCE
+    if (folder / MANIFEST).exists() or recorded.exists():
+        if json.loads(recorded.read_text())["source"] != source:
+            raise UserError(
+                f"the images behind {shown(folder)} changed since it was prepared: "
+                f"delete that folder to prepare them again"
+            )
+        if (folder / MANIFEST).exists():
+            return
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(json.dumps({"source": source}))
+    starts = range(0, len(samples), shard_images)
+    todo = [n for n, _ in enumerate(starts) if not (folder / shard_name(n)).exists()]
+    load = partial(square_pixels, size=size, max_pixels=max_pixels)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with (
+        ProcessPoolExecutor(max(workers, 1)) as pool,
+        Progress(*columns, TimeRemainingColumn(), transient=True) as progress,
+    ):
+        task = progress.add_task(description, total=len(samples))
+        progress.advance(task, len(samples) - sum(_count(samples, n, shard_images) for n in todo))
+        for number in todo:
+            paths = [path for path, _ in samples[number * shard_images :][:shard_images]]
+            pixels = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+            for position, image in enumerate(pool.map(load, paths, chunksize=4)):
+                pixels[position] = image
+                progress.advance(task)
+            write_atomically(folder / shard_name(number), partial(np.save, arr=pixels))
+    labels = np.array([label for _, label in samples], dtype=np.int64)
+    write_atomically(folder / LABELS, partial(np.save, arr=labels))
+    manifest = {"version": FORMAT_VERSION, "count": len(samples), "size": size}
+    manifest["shard_images"] = shard_images
+    write_atomically(folder / MANIFEST, lambda file: file.write(json.dumps(manifest).encode()))
+
+
+def _count(samples: Sequence[Sample], number: int, shard_images: int) -> int:
+    return len(samples[number * shard_images :][:shard_images])
+
+
+class ShardStore:
+    """The files of a prepared folder: a local path, or an fsspec URL whose files are
+    fetched into ``cache`` (each once, whole, by rename) when first read."""
+
+    def __init__(self, location: str, cache: Path | None):
+        self.location, self.cache = location, cache
+        self.remote = "://" in location and not location.startswith("file://")
+        if self.remote and cache is None:
+            raise UserError(f"reading {location} needs a local cache folder (data.cache_dir)")
+
+    def path(self, name: str) -> Path:
+        """A local path to the file ``name`` of the store (fetched first if remote)."""
+        if not self.remote:
+            return Path(self.location.removeprefix("file://")) / name
+        local = self.cache / digest(self.location) / name
+        if not local.exists():
+            import fsspec  # Lightning's dependency; s3fs and the like plug into it
+
+            local.parent.mkdir(parents=True, exist_ok=True)
+            fetching = local.with_name(f"{local.name}.{os.getpid()}.partial")
+            try:
+                fs, root = fsspec.core.url_to_fs(self.location)
+                fs.get(f"{root.rstrip('/')}/{name}", str(fetching))
+            except (OSError, ImportError) as err:
+                raise UserError(f"cannot read {self.location}/{name}: {err}") from None
+            os.replace(fetching, local)
+        return local
+
+
+class PreparedSplit(Dataset):
+    """A prepared split, read by whole batches (``read``) as raw uint8 (B, 3, S, S).
+
+    Args:
+        store: where its files are.
+        views: what evaluation makes of an image: ``center`` or ``ten_crop``.
+        indices: read only these images of the split (None: all of them).
+    """
+
+    def __init__(self, store: ShardStore, views: str = "center", indices: list[int] | None = None):
+        path = store.path(MANIFEST)
+        if not path.exists():
+            raise UserError(f"no prepared split at {store.location} ({MANIFEST} is missing)")
+        manifest = json.loads(path.read_text())
+        if manifest.get("version") != FORMAT_VERSION:
+            raise UserError(
+                f"{store.location} was prepared in format {manifest.get('version')}; "
+                f"this version reads format {FORMAT_VERSION}: prepare it again"
+            )
+        self.store, self.views, self.indices = store, views, indices
+        self.count, self.size = manifest["count"], manifest["size"]
+        self.shard_images = manifest["shard_images"]
+        self.labels = np.load(store.path(LABELS))
+        self.shards: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.count if self.indices is None else len(self.indices)
+
+    def restricted(self, indices: list[int]) -> "PreparedSplit":
+        """This split, only the images ``indices``."""
+        subset = copy.copy(self)
+        subset.indices = [self.indices[i] for i in indices] if self.indices else list(indices)
+        return subset
+
+    def shard_sizes(self) -> list[int]:
+        full, rest = divmod(self.count, self.shard_images)
+        return [self.shard_images] * full + ([rest] if rest else [])
+
+    def shard(self, number: int) -> np.ndarray:
+        if number not in self.shards:
+            path = self.store.path(shard_name(number))
+            self.shards[number] = np.load(path, mmap_mode="r")
+        return self.shards[number]
+
+    def __call__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels of ``indices``: (B, 3, S, S) uint8 and (B,) int64."""
+        index = np.asarray(indices, dtype=np.int64)
+        if self.indices is not None:
+            index = np.asarray(self.indices, dtype=np.int64)[index]
+        shard, offset = np.divmod(index, self.shard_images)
+        pixels = np.empty((len(index), self.size, self.size, 3), dtype=np.uint8)
+        for number in np.unique(shard):
+            chosen = shard == number
+            pixels[chosen] = self.shard(int(number))[offset[chosen]]
+        images = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+        return images, torch.from_numpy(self.labels[index])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        images, labels = self([index])
+        return images[0], int(labels[0])
