@@ -250,3 +250,22 @@ def test_every_entry_point_reads_its_checkpoint_once(trained, entry, tmp_path, m
     monkeypatch.setattr(torch, "load", counted_load)
     task(cfg)
     assert reads.count(ckpt.resolve()) == 1
+
+
+def test_last_checkpoint_holds_the_final_step_when_the_last_epoch_did_not_improve(tmp_path):
+    """With a learning rate of 0 the validation accuracy never improves after the
+    first epoch; last.ckpt must still be the finished run's (Lightning's own
+    ModelCheckpoint left it at the last step checkpoint)."""
+    cfg = compose_config(
+        tmp_path / "run",
+        "optimizer.lr=0",
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=5",
+        "fault_tolerance.checkpoint_every_n_steps=3",
+        "test=false",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+    )
+    train(cfg)
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["global_step"], last["epoch"]) == (10, 1)

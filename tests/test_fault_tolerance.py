@@ -21,6 +21,7 @@ from alexnet.models import create_model
 from alexnet.module import ClassifierModule
 from alexnet.run.errors import EXIT_DIVERGED, EXIT_HUNG, EXIT_LOST_PROCESS
 from conftest import ROOT, error_line, run_script
+from fixtures import write_class_tree
 
 SHORT = [
     "trainer.max_epochs=2",
@@ -62,11 +63,28 @@ def max_abs_difference(a: Path, b: Path) -> float:
     return max((first[k].double() - second[k].double()).abs().max().item() for k in first)
 
 
+def prepared_photos(tmp_path: Path) -> list[str]:
+    """A folder of real JPEGs trained from its prepared copy, with the paper's pipeline
+    (random crops, flips, PCA lighting by batch), 4 images a shard."""
+    write_class_tree(tmp_path / "photos", ["cat", "dog", "owl"], 12)
+    return [
+        "data=image_folder",
+        f"data.root={tmp_path / 'photos'}",
+        "data.preset=paper",
+        "data.prepared=true",
+        "data.prepared_shard_images=4",
+        "data.batch_size=4",
+    ]
+
+
 @pytest.mark.slow
-def test_kill_9_at_a_random_step_and_resume_gives_identical_weights(tmp_path):
+@pytest.mark.parametrize("data", ["digits", "prepared photos"])
+def test_kill_9_at_a_random_step_and_resume_gives_identical_weights(tmp_path, data):
     """Mid-epoch, not only on an epoch boundary: the order, the augmentation and the
     dropout draws continue as if nothing happened, and the CSV log has every step once."""
     overrides = [*SHORT, "trainer.deterministic=true"]
+    if data == "prepared photos":
+        overrides += prepared_photos(tmp_path)
     whole = start(tmp_path / "whole", *overrides)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
 

@@ -145,6 +145,7 @@ class DeviceBatches:
                 num_workers=self.num_workers,
                 pin_memory=self.device.type == "cuda",
                 prefetch_factor=4,
+                generator=torch.Generator().manual_seed(self.sampler.seed),  # not the global
             )
         for number, chunk, (images, labels) in zip(
             range(first, len(self)), chunks, raw, strict=True

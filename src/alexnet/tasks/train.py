@@ -52,20 +52,10 @@ def check_ddp_launch(cfg: DictConfig) -> None:
 
 def good_checkpoints(trainer: L.Trainer) -> str:
     """Which checkpoints a diverged run leaves (none of them holds non-finite weights)."""
-    saved = [
-        f"{kind} {path}"
-        for kind, path in (
-            (
-                "last",
-                trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else "",
-            ),
-            (
-                "best",
-                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else "",
-            ),
-        )
-        if path
-    ]
+    callbacks = trainer.checkpoint_callbacks
+    last = next((c.last_model_path for c in callbacks if c.last_model_path), "")
+    best = next((c.best_model_path for c in callbacks if c.best_model_path), "")
+    saved = [f"{kind} {path}" for kind, path in (("last", last), ("best", best)) if path]
     return (
         "checkpoints to go back to: " + ", ".join(saved) if saved else "no checkpoint was written"
     )

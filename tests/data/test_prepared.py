@@ -1,0 +1,206 @@
+"""Prepared image data: the copy at the paper's resolution, its batches augmented on the
+device with the per-image pipeline's pixels and statistics, each process's own shards."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torchvision.transforms import v2
+
+from alexnet.data import ImageFolderDataModule
+from alexnet.data.files import load_rgb
+from alexnet.data.on_device import SquaresPipeline, random_crop
+from alexnet.data.prepared import MANIFEST, PreparedSplit, ShardStore, shard_name
+from alexnet.data.sampling import ShardOrderSampler
+from alexnet.data.transforms import PCALighting, eval_transform, train_transform
+from alexnet.run.errors import UserError
+from fixtures import write_class_tree
+
+CROP = 32  # a 37-pixel square (32 · 256/224), as 224 is cut from 256
+
+
+def folder_module(root: Path, tmp_path: Path, **kwargs) -> ImageFolderDataModule:
+    options = dict(
+        root=str(root),
+        preset="paper",
+        image_size=CROP,
+        batch_size=8,
+        num_workers=0,
+        prepared=True,
+        prepared_dir=str(tmp_path / "prepared"),
+        prepared_shard_images=4,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    return ImageFolderDataModule(**(options | kwargs))
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    return write_class_tree(tmp_path / "photos", ["cat", "dog"], 20)
+
+
+def test_prepared_evaluation_batches_equal_the_per_image_pipeline(photos, tmp_path):
+    """Centre patch and the ten patches, from the prepared squares, equal what the
+    per-image pipeline makes of the same files."""
+    for tta in ("center", "ten_crop"):
+        datamodule = folder_module(photos, tmp_path, tta=tta)
+        datamodule.prepare_data()
+        datamodule.setup()
+        plain = folder_module(photos, tmp_path, prepared=False, tta=tta)
+        plain.setup()
+        transform = eval_transform(plain.preprocessing(), tta)
+        images, labels = next(iter(datamodule.test_dataloader()))  # in order, one batch
+        samples = plain.test_set.samples
+        assert len(samples) == len(images) == 4
+        expected = torch.stack([transform(load_rgb(path)) for path, _ in samples])
+        torch.testing.assert_close(images, expected, atol=1e-5, rtol=0)
+        assert labels.tolist() == [label for _, label in samples]
+
+
+def test_random_crop_positions_and_flips_are_those_of_the_per_image_pipeline():
+    """A square whose pixel (y, x) holds y·64 + x: each crop says where it was taken.
+    Both pipelines' offsets are uniform over the 6 × 6 positions (chi-square) and
+    flip half the images."""
+    side, crop, n = 37, 32, 6000
+    coordinates = torch.arange(side)[:, None] * 64 + torch.arange(side)[None, :]
+    square = coordinates.expand(n, 1, side, side)
+    batch = random_crop(square, crop, torch.Generator().manual_seed(0))
+    per_image = v2.Compose([v2.RandomCrop(crop), v2.RandomHorizontalFlip()])
+    torch.manual_seed(0)
+    single = torch.stack([per_image(square[i]) for i in range(n)])
+    for out in (batch, single):
+        left, right = out[:, 0, 0, 0], out[:, 0, 0, -1]
+        flipped = left > right
+        corner = torch.where(flipped, right, left)
+        y, x = corner // 64, corner % 64
+        counts = torch.bincount(y * 6 + x, minlength=36).numpy()
+        assert counts.size == 36
+        assert stats.chisquare(counts).pvalue > 1e-3
+        assert stats.binomtest(int(flipped.sum()), n).pvalue > 1e-3
+
+
+def test_the_lighting_noise_is_that_of_the_per_image_pipeline():
+    """The PCA colour offsets of many grey squares: the per-image PCALighting's and the
+    batch pipeline's are the same distribution (two-sample KS on each channel)."""
+    n = 3000
+    grey = torch.full((n, 3, 37, 37), 128, dtype=torch.uint8)
+    pipeline = SquaresPipeline("paper", 32, mean=[0, 0, 0], std=[1, 1, 1])
+    batch = pipeline(grey, torch.Generator().manual_seed(1))[:, :, 0, 0] - 128 / 255
+    torch.manual_seed(1)
+    lighting = PCALighting(0.1)
+    single = torch.stack([lighting(grey[i].float() / 255)[:, 0, 0] for i in range(n)]) - 128 / 255
+    for channel in range(3):
+        assert stats.ks_2samp(batch[:, channel], single[:, channel]).pvalue > 1e-3
+    assert batch.std(0).max() > 0.01  # the noise is there
+
+
+def test_a_training_batch_is_a_crop_of_the_per_image_pipelines_square(photos, tmp_path):
+    """Without the lighting, each training image is one of the paper's crops (or its
+    reflection) of the square the per-image pipeline resizes to."""
+    datamodule = folder_module(photos, tmp_path)
+    datamodule.setup()
+    squares, _ = datamodule.train_set(list(range(8)))
+    crops = random_crop(squares, CROP, torch.Generator().manual_seed(3))
+    plain = train_transform("paper", CROP).transforms[:2]  # Resize, CenterCrop
+    paths = [p for p, _ in folder_module(photos, tmp_path, prepared=False).checked_splits()[0]]
+    for square, crop, path in zip(squares, crops, paths[:8], strict=True):
+        expected = v2.PILToTensor()(v2.Compose(plain)(load_rgb(path)))
+        assert torch.equal(square, expected)
+        windows = [expected[:, y : y + CROP, x : x + CROP] for y in range(6) for x in range(6)]
+        assert any(torch.equal(crop, w) or torch.equal(crop, w.flip(-1)) for w in windows)
+
+
+def test_preparing_resumes_and_refuses_a_changed_source(photos, tmp_path):
+    """A preparation stopped part way keeps its finished shards and writes only the
+    rest; a source file changed since is refused in one line; nothing is written
+    into the user's folder."""
+    before = sorted(photos.rglob("*"))
+    datamodule = folder_module(photos, tmp_path)
+    datamodule.prepare_data()
+    train = datamodule.prepared_location / "train"
+    shards = sorted(train.glob("shard-*.npy"))
+    assert len(shards) == 8  # 32 training images, 4 a shard
+    (train / MANIFEST).unlink()  # as if killed before its end
+    shards[2].unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in shards if p.exists()}
+    folder_module(photos, tmp_path).prepare_data()
+    assert shards[2].exists() and (train / MANIFEST).exists()
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # kept
+    assert sorted(photos.rglob("*")) == before
+
+    changed = next(photos.rglob("*.jpg"))
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    with pytest.raises(UserError, match="changed since it was prepared"):
+        folder_module(photos, tmp_path).prepare_data()
+
+
+@pytest.mark.parametrize(("sizes", "world_size"), [([4, 4, 4, 2], 2), ([4] * 5 + [1], 3)])
+def test_each_process_reads_a_run_of_whole_shards_and_all_get_as_many(sizes, world_size):
+    for training in (True, False):
+        starts = np.cumsum([0, *sizes])
+        samplers = [ShardOrderSampler(sizes, training, 7, r, world_size) for r in range(world_size)]
+        for epoch in (0, 1):
+            keys = []
+            for sampler in samplers:
+                sampler.set_epoch(epoch)
+                keys.append(sampler.keys())
+            assert len({len(k) for k in keys}) == 1  # as many on every process
+            real = [i for k in keys for i, _, padded in k if not padded]
+            assert sorted(real) == list(range(starts[-1]))  # each image once
+            for mine in keys:  # a run of the shuffled shards: few shards each
+                shards = {int(np.searchsorted(starts, i, side="right")) - 1 for i, _, _ in mine}
+                assert len(shards) <= len(sizes) // world_size + 2
+        in_order = [(i, 1, False) for i in range(len(samplers[0]))]
+        assert (samplers[0].keys() != in_order) == training  # training: shuffled
+
+
+def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(
+    photos, tmp_path, s3_bucket
+):
+    """A copy uploaded to an S3-protocol server is read through its URL: a process
+    fetches only the shards of its own share, once, into the local cache."""
+    datamodule = folder_module(photos, tmp_path)
+    datamodule.prepare_data()
+    s3_bucket.put(str(datamodule.prepared_location), "bucket/copy", recursive=True)
+    remote = folder_module(photos, tmp_path, prepared_uri="s3://bucket/copy", prepared=False)
+    remote.setup()
+    assert remote.class_names == ["cat", "dog"] and len(remote.train_set) == 32
+    sampler = remote.sampler(remote.train_set, True, 0, rank=1, world_size=2)
+    sampler.set_epoch(0)
+    wanted = {index // 4 for index, _, _ in sampler.keys()}
+    batches = remote.batches(remote.train_set, sampler, True, lambda: 0)
+    assert sum(len(labels) for _, labels in batches) == len(sampler)
+    cache = tmp_path / "cache" / "remote"
+    fetched = {int(p.stem.split("-")[1]) for p in cache.rglob(f"{shard_name(0)[:6]}*.npy")}
+    assert fetched == wanted and len(fetched) < 8
+    assert not list(cache.rglob("*.partial"))
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A real S3-protocol server (moto's) on a free port, with an empty bucket; the
+    environment points boto at it. Yields the s3fs filesystem."""
+    fsspec = pytest.importorskip("fsspec")
+    pytest.importorskip("s3fs")
+    server_module = pytest.importorskip("moto.server")
+    from conftest import free_port
+
+    port = free_port()
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    environment = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("bucket")
+    yield fs
+    server.stop()
+    assert os.environ["AWS_ENDPOINT_URL"]
