@@ -297,3 +297,36 @@ def test_a_hung_job_is_ended_by_the_watchdog(tmp_path):
             os.kill(child, signal.SIGKILL)
     assert process.returncode == EXIT_HUNG
     assert "no progress for" in [x for x in stderr.splitlines() if x.startswith("error: ")][0]
+
+
+@pytest.mark.slow
+def test_ddp_from_object_storage_resumes_after_kill_9_to_the_same_weights(tmp_path, s3_bucket):
+    """Two processes stream a prepared copy from an S3-protocol server, each its own
+    shards; killed with SIGKILL mid-run (both processes) and resumed, the run ends
+    with the weights of one that was never killed."""
+    data = prepared_photos(tmp_path)
+    prepared = run_script("prepare.py", *data, cwd=tmp_path)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    (copy,) = (tmp_path / "data" / "prepared").iterdir()
+    s3_bucket.put(str(copy), "bucket/photos", recursive=True)
+    remote = [*data[:-3], "data.prepared_uri=s3://bucket/photos", "data.batch_size=4"]
+    overrides = [*SHORT, "trainer=ddp_cpu", "trainer.deterministic=true", *remote]
+    whole = start(tmp_path / "whole", *overrides)
+    assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
+
+    killed = start(tmp_path / "killed", *overrides)
+    wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed, timeout=180)
+    children = subprocess.run(["pgrep", "-P", str(killed.pid)], capture_output=True, text=True)
+    for pid in [killed.pid, *map(int, children.stdout.split())]:
+        os.kill(pid, signal.SIGKILL)
+    killed.wait()
+    step = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=True)[
+        "global_step"
+    ]
+    resumed = run_script("train.py", *overrides, f"resume={tmp_path / 'killed'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    last = "checkpoints/last.ckpt"
+    assert max_abs_difference(tmp_path / "whole" / last, tmp_path / "killed" / last) == 0.0
+    (resume,) = json.loads((tmp_path / "killed" / "resumes.json").read_text())
+    final = torch.load(tmp_path / "whole" / last, weights_only=True)["global_step"]
+    assert resume["global_step"] == step < final  # resumed before the end

@@ -1,7 +1,6 @@
 """Prepared image data: the copy at the paper's resolution, its batches augmented on the
 device with the per-image pipeline's pixels and statistics, each process's own shards."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from torchvision.transforms import v2
 from alexnet.data import ImageFolderDataModule
 from alexnet.data.files import load_rgb
 from alexnet.data.on_device import SquaresPipeline, random_crop
-from alexnet.data.prepared import MANIFEST, PreparedSplit, ShardStore, shard_name
+from alexnet.data.prepared import MANIFEST, shard_name
 from alexnet.data.sampling import ShardOrderSampler
 from alexnet.data.transforms import PCALighting, eval_transform, train_transform
 from alexnet.run.errors import UserError
@@ -157,9 +156,7 @@ def test_each_process_reads_a_run_of_whole_shards_and_all_get_as_many(sizes, wor
         assert (samplers[0].keys() != in_order) == training  # training: shuffled
 
 
-def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(
-    photos, tmp_path, s3_bucket
-):
+def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(photos, tmp_path, s3_bucket):
     """A copy uploaded to an S3-protocol server is read through its URL: a process
     fetches only the shards of its own share, once, into the local cache."""
     datamodule = folder_module(photos, tmp_path)
@@ -177,30 +174,3 @@ def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(
     fetched = {int(p.stem.split("-")[1]) for p in cache.rglob(f"{shard_name(0)[:6]}*.npy")}
     assert fetched == wanted and len(fetched) < 8
     assert not list(cache.rglob("*.partial"))
-
-
-@pytest.fixture
-def s3_bucket(monkeypatch):
-    """A real S3-protocol server (moto's) on a free port, with an empty bucket; the
-    environment points boto at it. Yields the s3fs filesystem."""
-    fsspec = pytest.importorskip("fsspec")
-    pytest.importorskip("s3fs")
-    server_module = pytest.importorskip("moto.server")
-    from conftest import free_port
-
-    port = free_port()
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    environment = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    for key, value in environment.items():
-        monkeypatch.setenv(key, value)
-    fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    fs.mkdir("bucket")
-    yield fs
-    server.stop()
-    assert os.environ["AWS_ENDPOINT_URL"]
