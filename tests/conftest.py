@@ -1,10 +1,13 @@
 """Shared fixtures: composed configs, and datasets written in their real on-disk format."""
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import DictConfig
 
 from alexnet.run.cli import compose
@@ -202,3 +205,33 @@ def s3_bucket(monkeypatch):
     fs.mkdir("bucket")
     yield fs
     server.stop()
+
+
+def start(run_dir: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
+    """train.py writing into ``run_dir``, in the background."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    return torch.load(ckpt, weights_only=True)["state_dict"]
+
+
+def max_abs_difference(a: Path, b: Path) -> float:
+    first, second = weights(a), weights(b)
+    assert first.keys() == second.keys()
+    return max((first[k].double() - second[k].double()).abs().max().item() for k in first)

@@ -47,6 +47,7 @@ def test_every_benchmark_is_run_by_this_test():
         "data_loading/bench_loading.py",
         "gpu_throughput/bench_gpu.py",
         "out_of_the_box/bench_out_of_the_box.py",
+        "prepared_data/bench_prepared.py",
     }
 
 
@@ -116,3 +117,25 @@ def test_out_of_the_box_benchmark_on_the_digits(tmp_path):
         startup, wall = (float(cell.removesuffix(" s")) for cell in row[3:5])
         assert 0 < startup < wall
     assert (tmp_path / "work" / "plain_digits" / "best.pt").is_file()  # the same work
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path("/usr/share/wallpapers/Autumn").is_dir(),
+    reason="needs Debian's photographs: apt-get install plasma-workspace-wallpapers",
+)
+def test_prepared_data_benchmark_on_real_photographs(tmp_path):
+    out = run_benchmark(
+        "prepared_data/bench_prepared.py",
+        "--work", str(tmp_path / "work"), "--classes", "3", "--per-class", "12",
+        "--seconds", "0.5", "--epochs", "1", "--seeds", "2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = table_rows(out)
+    assert [row[0] for row in rows[:3]] == [
+        "JPEG files (data.prepared=false)",
+        "prepared 256 px (data.prepared=true)",
+        "prepared 256 px as JPEG q90, decoded on the CPU (data.prepared_jpeg_quality=90)",
+    ]
+    assert float(rows[1][1]) > 0 and len(rows) == 5  # and a row of test top-1 each way
+    assert "prepared − JPEG:" in out and "the source JPEGs" in out

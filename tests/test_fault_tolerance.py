@@ -20,7 +20,14 @@ from alexnet.faults.atomic_io import atomic_save
 from alexnet.models import create_model
 from alexnet.module import ClassifierModule
 from alexnet.run.errors import EXIT_DIVERGED, EXIT_HUNG, EXIT_LOST_PROCESS
-from conftest import ROOT, error_line, run_script
+from conftest import (
+    error_line,
+    max_abs_difference,
+    run_script,
+    start,
+    wait_for,
+    weights,
+)
 from fixtures import write_class_tree
 
 SHORT = [
@@ -31,36 +38,6 @@ SHORT = [
     "~callbacks.progress_bar",
     "test=false",
 ]
-
-
-def start(run_dir: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
-    """train.py writing into ``run_dir``, in the background."""
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={run_dir}"],
-        cwd=run_dir.parent,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
-
-
-def weights(ckpt: Path) -> dict[str, torch.Tensor]:
-    return torch.load(ckpt, weights_only=True)["state_dict"]
-
-
-def max_abs_difference(a: Path, b: Path) -> float:
-    first, second = weights(a), weights(b)
-    assert first.keys() == second.keys()
-    return max((first[k].double() - second[k].double()).abs().max().item() for k in first)
 
 
 def prepared_photos(tmp_path: Path) -> list[str]:

@@ -150,3 +150,18 @@ def test_predict_and_export_on_cuda(tmp_path):
     program = torch.export.load(str(written[0]))
     x = torch.randn(2, 1, 32, 32)
     assert program.module()(x).shape == (2, 10)
+
+
+def test_prepared_squares_are_cut_on_the_gpu_as_on_the_cpu():
+    """Evaluation patches (centre, ten) equal the CPU's; training crops on the device
+    are crops of the square and its reflection, with the colour noise on top."""
+    from alexnet.data.on_device import SquaresPipeline, random_crop
+
+    squares = torch.randint(0, 256, (8, 3, 37, 37), dtype=torch.uint8)
+    for views in ("center", "ten_crop"):
+        pipeline = SquaresPipeline("paper", 32, [0.5] * 3, [0.25] * 3, views)
+        torch.testing.assert_close(pipeline(squares.to(CUDA), None).cpu(), pipeline(squares, None))
+    crops = random_crop(squares.to(CUDA), 32, torch.Generator(CUDA).manual_seed(0)).cpu()
+    for square, crop in zip(squares, crops, strict=True):
+        windows = [square[:, y : y + 32, x : x + 32] for y in range(6) for x in range(6)]
+        assert any(torch.equal(crop, w) or torch.equal(crop, w.flip(-1)) for w in windows)

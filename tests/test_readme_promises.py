@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from alexnet.tasks.train import train
-from conftest import compose_config, run_script
+from conftest import compose_config, max_abs_difference, run_script, start, wait_for
 
 QUICK = ["trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "~callbacks.progress_bar"]
 
@@ -178,3 +179,42 @@ def test_label_smoothing_changes_the_loss(tmp_path):
                 [float(r["train/loss_step"]) for r in csv.DictReader(f) if r["train/loss_step"]]
             )
     assert len(losses[0]) == 4 and losses[0] != losses[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path("/usr/share/wallpapers/Autumn").is_dir(),
+    reason="needs Debian's photographs: apt-get install plasma-workspace-wallpapers",
+)
+def test_the_prepared_photos_commands_train_and_resume_after_kill_9(tmp_path):
+    """README, "Photographs at GPU speed": a real photo folder made from Debian's
+    wallpapers, prepared, trained with the paper's pipeline; killed with SIGKILL and
+    resumed with resume=last, it ends with the weights of a run never stopped."""
+    made = run_script(
+        "experiments/benchmarks/prepared_data/make_photos.py", "photos",
+        "--classes", "3", "--per-class", "10", cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    data = ["data=image_folder", "data.root=photos", "data.preset=paper", "model=alexnet"]
+    prepared = run_script("prepare.py", *data, cwd=tmp_path)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    assert "prepared: " in prepared.stdout and (tmp_path / "data" / "prepared").is_dir()
+    smaller = [
+        "data.prepared=true",
+        "data.batch_size=8",
+        "trainer.max_epochs=2",
+        "fault_tolerance.checkpoint_every_n_steps=2",
+        "trainer.deterministic=true",
+        "test=false",
+    ]
+    whole = run_script("train.py", *data, *smaller, "hydra.run.dir=whole", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = start(tmp_path / "killed", *data, *smaller)
+    wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed, timeout=300)
+    killed.kill()
+    killed.wait()
+    resumed = run_script("train.py", *data, *smaller, "resume=last", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    last = "checkpoints/last.ckpt"
+    assert max_abs_difference(tmp_path / "whole" / last, tmp_path / "killed" / last) == 0.0
+    assert json.loads((tmp_path / "killed" / "resumes.json").read_text())

@@ -1,17 +1,19 @@
 """Prepared image data: the copy at the paper's resolution, its batches augmented on the
 device with the per-image pipeline's pixels and statistics, each process's own shards."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from scipy import stats
 from torchvision.transforms import v2
 
 from alexnet.data import ImageFolderDataModule
 from alexnet.data.files import load_rgb
-from alexnet.data.on_device import SquaresPipeline, random_crop
+from alexnet.data.on_device import SquaresPipeline, random_crop, to_device
 from alexnet.data.prepared import MANIFEST, shard_name
 from alexnet.data.sampling import ShardOrderSampler
 from alexnet.data.transforms import PCALighting, eval_transform, train_transform
@@ -174,3 +176,32 @@ def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(photos, tmp
     fetched = {int(p.stem.split("-")[1]) for p in cache.rglob(f"{shard_name(0)[:6]}*.npy")}
     assert fetched == wanted and len(fetched) < 8
     assert not list(cache.rglob("*.partial"))
+
+
+def test_jpeg_shards_hold_the_squares_at_the_stated_quality(photos, tmp_path):
+    """JPEG squares decode (in the reader, or on the training device from the files)
+    to what PIL makes of the same file, near the raw squares, in less space."""
+    raw = folder_module(photos, tmp_path)
+    raw.setup()
+    jpeg = folder_module(photos, tmp_path, prepared_jpeg_quality=90)
+    jpeg.setup()
+    assert jpeg.prepared_location != raw.prepared_location
+    indices = list(range(6))
+    decoded, labels = jpeg.train_set(indices)
+    squares, raw_labels = raw.train_set(indices)
+    assert torch.equal(labels, raw_labels) and decoded.shape == squares.shape
+    jpeg.train_set.decode_here = False
+    files, _ = jpeg.train_set(indices)
+    assert torch.equal(to_device(files, torch.device("cpu")), decoded)
+    for file, image in zip(files, decoded, strict=True):
+        with Image.open(io.BytesIO(file.numpy().tobytes())) as pil:
+            assert pil.format == "JPEG"
+            assert torch.equal(v2.PILToTensor()(pil), image)
+    assert (decoded.float() - squares.float()).abs().mean() < 12  # q90 on noise images
+    size = {
+        kind: sum(p.stat().st_size for p in (dm.prepared_location / "train").glob("shard-*"))
+        for kind, dm in (("raw", raw), ("jpeg", jpeg))
+    }
+    assert size["jpeg"] < size["raw"] / 2
+    batch, _ = next(iter(jpeg.train_dataloader()))  # training batches from JPEG shards
+    assert batch.shape == (8, 3, CROP, CROP) and batch.dtype == torch.float32

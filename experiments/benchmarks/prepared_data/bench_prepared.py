@@ -1,10 +1,8 @@
 """The paper's training pipeline from prepared data against today's JPEG pipeline, on
 real photographs, in one run on one machine.
 
-The photographs are Debian's plasma-workspace-wallpapers JPEGs (2560×1600 to
-5120×2880), each cut into ``--per-class`` ImageNet-sized pictures (random windows of
-its area, shorter side 375 px, aspect 4:3 or 3:4, saved as JPEG quality 90): one class
-per photograph. Measured:
+The pictures are Debian's plasma-workspace-wallpapers photographs cut into
+ImageNet-sized pictures by make_photos.py, one class per photograph. Measured:
 
 1. images per second per CPU core of the paper's training pipeline (shorter side to
    256, centre square, random 224 crop, flip, PCA lighting, normalise), one process
@@ -12,6 +10,8 @@ per photograph. Measured:
    - JPEG: ``data.prepared=false``, the ImageFiles pipeline (decode every file);
    - prepared: ``data.prepared=true``, raw batches from the 256-pixel copy, augmented
      as whole batches (on the CPU here; on the GPU in a GPU run);
+   - prepared as JPEG: ``data.prepared_jpeg_quality=90``, the same squares stored as
+     JPEG files and decoded when read (on the CPU here; nvJPEG on a GPU);
 2. preparation: wall time (all cores) and size on disk against the JPEG folder's;
 3. accuracy: ``train.py`` on the same folder both ways, the same epochs and seeds
    (alexnet_mini at 32 px, from squares of 37 px), test top-1 of each seed, the mean
@@ -34,51 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from make_photos import cut_pictures, photographs
 from scipy import stats
 
 from alexnet.data import ImageFolderDataModule
 
 ROOT = Path(__file__).resolve().parents[3]
-WALLPAPERS = Path("/usr/share/wallpapers")
-
-
-def photographs(count: int) -> list[Path]:
-    """The largest JPEG of each of the first ``count`` wallpapers (photographs: the
-    package's PNGs are mostly drawings)."""
-    found = []
-    for folder in sorted(WALLPAPERS.glob("*/contents/images")):
-        jpegs = sorted(folder.glob("*.jpg"), key=lambda p: p.stat().st_size)
-        if jpegs:
-            found.append(jpegs[-1])
-    if len(found) < count:
-        raise SystemExit(
-            f"{len(found)} photographs in {WALLPAPERS}, {count} wanted: "
-            "apt-get install plasma-workspace-wallpapers (or fewer --classes)"
-        )
-    return found[:count]
-
-
-def cut_pictures(photos: list[Path], folder: Path, per_class: int) -> None:
-    """``folder/<photo>/NNNN.jpg``: ``per_class`` random windows of each photograph, at
-    an ImageNet picture's size (shorter side 375), JPEG quality 90."""
-    rng = np.random.default_rng(0)
-    for photo in photos:
-        target = folder / photo.parents[2].name
-        if target.is_dir() and len(list(target.iterdir())) == per_class:
-            continue
-        target.mkdir(parents=True, exist_ok=True)
-        with Image.open(photo) as image:
-            image = image.convert("RGB")
-            width, height = image.size
-            for number in range(per_class):
-                tall = rng.random() < 0.25
-                short = int(rng.uniform(0.25, 0.6) * min(width, height))
-                w, h = (short, short * 4 // 3) if tall else (short * 4 // 3, short)
-                x, y = rng.integers(0, width - w + 1), rng.integers(0, height - h + 1)
-                size = (375, 500) if tall else (500, 375)
-                window = image.crop((x, y, x + w, y + h)).resize(size, Image.BILINEAR)
-                window.save(target / f"{number:04d}.jpg", quality=90)
+JPEG_QUALITY = 90
 
 
 def folder_size(folder: Path) -> int:
@@ -96,7 +58,9 @@ def images_per_second(datamodule: ImageFolderDataModule, seconds: float) -> floa
     return count / (time.perf_counter() - started)
 
 
-def module(folder: Path, work: Path, prepared: bool, num_workers: int = 0) -> ImageFolderDataModule:
+def module(
+    folder: Path, work: Path, prepared: bool, num_workers: int = 0, quality: int | None = None
+) -> ImageFolderDataModule:
     return ImageFolderDataModule(
         root=str(folder),
         preset="paper",
@@ -106,6 +70,7 @@ def module(folder: Path, work: Path, prepared: bool, num_workers: int = 0) -> Im
         prepared_dir=str(work / "data" / "prepared"),
         cache_dir=str(work / "data" / ".cache"),
         num_workers=num_workers,
+        prepared_jpeg_quality=quality,
     )
 
 
@@ -115,23 +80,30 @@ def throughput(folder: Path, work: Path, seconds: float) -> dict:
     started = time.perf_counter()
     module(folder, work, True, num_workers=cores).prepare_data()  # a process per core
     preparing_s = time.perf_counter() - started
+    started = time.perf_counter()
+    module(folder, work, True, num_workers=cores, quality=JPEG_QUALITY).prepare_data()
+    preparing_jpeg_s = time.perf_counter() - started
     prepared = module(folder, work, True)
-    prepared.setup()
-    jpeg = module(folder, work, False)
-    jpeg.setup()
+    prepared_jpeg = module(folder, work, True, quality=JPEG_QUALITY)
+    files = module(folder, work, False)
+    for datamodule in (prepared, prepared_jpeg, files):
+        datamodule.setup()
     torch.set_num_threads(1)
     rates = {
-        "jpeg": images_per_second(jpeg, seconds),
+        "jpeg": images_per_second(files, seconds),
         "prepared": images_per_second(prepared, seconds),
+        "prepared_jpeg": images_per_second(prepared_jpeg, seconds),
     }
     torch.set_num_threads(cores)
     return {
         **rates,
         "images": len(prepared.train_set) + len(prepared.val_set) + len(prepared.test_set),
         "preparing_s": preparing_s,
+        "preparing_jpeg_s": preparing_jpeg_s,
         "cores": cores,
         "jpeg_bytes": folder_size(folder),
         "prepared_bytes": folder_size(prepared.prepared_location),
+        "prepared_jpeg_bytes": folder_size(prepared_jpeg.prepared_location),
     }
 
 
@@ -181,10 +153,17 @@ def main() -> None:
     print(f"| JPEG files (data.prepared=false) | {figures['jpeg']:.0f} | 1.00 |")
     ratio = figures["prepared"] / figures["jpeg"]
     print(f"| prepared 256 px (data.prepared=true) | {figures['prepared']:.0f} | {ratio:.2f} |")
+    ratio = figures["prepared_jpeg"] / figures["jpeg"]
     print(
-        f"\npreparation: {figures['preparing_s']:.1f} s on {figures['cores']} cores; "
-        f"{figures['prepared_bytes'] / 2**20:.1f} MiB on disk against "
-        f"{figures['jpeg_bytes'] / 2**20:.1f} MiB of JPEGs"
+        f"| prepared 256 px as JPEG q{JPEG_QUALITY}, decoded on the CPU "
+        f"(data.prepared_jpeg_quality={JPEG_QUALITY}) | {figures['prepared_jpeg']:.0f} | "
+        f"{ratio:.2f} |"
+    )
+    print(
+        f"\npreparation on {figures['cores']} cores: raw {figures['preparing_s']:.1f} s, "
+        f"{figures['prepared_bytes'] / 2**20:.1f} MiB; JPEG q{JPEG_QUALITY} "
+        f"{figures['preparing_jpeg_s']:.1f} s, {figures['prepared_jpeg_bytes'] / 2**20:.1f} MiB; "
+        f"the source JPEGs {figures['jpeg_bytes'] / 2**20:.1f} MiB"
     )
     if not args.seeds:
         return

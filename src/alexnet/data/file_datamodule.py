@@ -91,6 +91,9 @@ class ImageFilesDataModule(ClassificationDataModule):
             (``s3://bucket/imagenet100``); its shards are fetched into ``cache_dir``.
         prepared_shard_images: images per prepared shard (each process of a run reads
             whole shards of its own).
+        prepared_jpeg_quality: store the squares as JPEG files of this quality (about a
+            tenth of the raw size, for datasets as large as ImageNet; decoded when read,
+            on the GPU when training on one); null: raw uint8.
     """
 
     supports_ten_crop = True
@@ -110,6 +113,7 @@ class ImageFilesDataModule(ClassificationDataModule):
         prepared_dir: str | None = None,
         prepared_uri: str | None = None,
         prepared_shard_images: int = 1024,
+        prepared_jpeg_quality: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -120,6 +124,9 @@ class ImageFilesDataModule(ClassificationDataModule):
             check_prepared_options(preset, prepared_dir, prepared_uri, prepared_shard_images)
         self.prepared_size, self.prepared_dir = prepared_size, prepared_dir
         self.prepared_uri, self.prepared_shard_images = prepared_uri, prepared_shard_images
+        if prepared_jpeg_quality is not None and not 1 <= prepared_jpeg_quality <= 95:
+            raise UserError(f"data.prepared_jpeg_quality={prepared_jpeg_quality}: 1 to 95, or null")
+        self.prepared_jpeg_quality = prepared_jpeg_quality
         self.prepared_location: Path | None = None  # set once the copy is complete
         self.root, self.preset = Path(root), preset
         self.val_fraction, self.split_seed = val_fraction, split_seed
@@ -195,13 +202,14 @@ class ImageFilesDataModule(ClassificationDataModule):
             raise UserError(f"data.prepared_size={size} is less than the crop, {self.image_size}")
         named = dict(zip(SPLITS, splits, strict=True))
         kind = type(self).__name__.removesuffix("DataModule").lower()
-        folder = prepared_folder(Path(self.prepared_dir), f"{kind}-{self.root.name}", named, size)
+        name, quality = f"{kind}-{self.root.name}", self.prepared_jpeg_quality
+        folder = prepared_folder(Path(self.prepared_dir), name, named, size, quality)
         workers = self.num_workers or 1
-        for name, samples in named.items():
-            description = f"preparing {name} ({size} px)"
+        for split, samples in named.items():
+            description = f"preparing {split} ({size} px)"
             prepare_split(
-                samples, folder / name, size, self.prepared_shard_images,
-                self.max_image_pixels, workers, description,
+                samples, folder / split, size, self.prepared_shard_images,
+                self.max_image_pixels, workers, description, quality,
             )  # fmt: skip
         about = {"classes": self.class_names, "preset": self.preset, "size": size}
         about |= {"mean": self.mean, "std": self.std}
@@ -271,6 +279,7 @@ class ImageFilesDataModule(ClassificationDataModule):
         if isinstance(dataset, Subset):
             dataset = dataset.dataset.restricted(dataset.indices)
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        dataset.decode_here = device.type != "cuda"  # JPEG shards: nvJPEG on the GPU
         pipeline = SquaresPipeline(self.preset, self.image_size, self.mean, self.std, dataset.views)
         return DeviceBatches(
             dataset, self.batch_size, sampler, pipeline, training, device, batches_done,

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.io import decode_jpeg
 from torchvision.transforms import v2
 
 from alexnet.data.sampling import IGNORE, ShardSampler, mixed_seed
@@ -67,8 +68,8 @@ def ten_patches(images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([five, five.flip(-1)], dim=1)
 
 
-#: indices → (uint8 images (B, C, H, W), labels): how a batch is read from its store.
-Reader = Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]
+#: indices → (uint8 images (B, C, H, W) or B JPEG files, labels): how a batch is read.
+Reader = Callable[[list[int]], tuple[torch.Tensor | list[torch.Tensor], torch.Tensor]]
 
 
 class TensorReader:
@@ -93,6 +94,14 @@ class _ReadChunks(Dataset):
 
     def __getitem__(self, number: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read(self.chunks[number])
+
+
+def to_device(images: torch.Tensor | list[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """A raw batch on ``device``: a uint8 tensor moved there, or a list of JPEG files
+    (1-D uint8) decoded there in one call (nvJPEG on a CUDA device)."""
+    if isinstance(images, list):
+        return torch.stack(decode_jpeg(images, device=device))
+    return images.to(device, non_blocking=True)
 
 
 class DeviceBatches:
@@ -154,7 +163,7 @@ class DeviceBatches:
         for number, chunk, (images, labels) in zip(
             range(first, len(self)), chunks, raw, strict=True
         ):
-            images = images.to(self.device, non_blocking=True)
+            images = to_device(images, self.device)
             labels = labels.to(self.device, non_blocking=True)
             generator = None
             if self.training:

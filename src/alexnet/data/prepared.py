@@ -10,7 +10,13 @@ experiments/benchmarks/prepared_data):
     manifest.json        written last: the split is complete when it exists
     source.json          written first: the digest of the source files it is made of
     labels.npy           int64 (N,)
-    shard-00000.npy ...  uint8 (n, size, size, 3), ``shard_images`` images each
+    shard-00000.npy ...  uint8 (n, size, size, 3), ``shard_images`` images each; or, as
+                         JPEG (``quality`` set), the n files end to end, uint8 (bytes,),
+    shard-00000.ends.npy and where each ends, int64 (n,)
+
+Raw squares take 192 KiB an image at 256 px (ImageNet's 1.28 M: 246 GB); JPEG at
+quality 90 about a tenth, paid for with a decode each time an image is read (by the
+loader workers on a CPU, by nvJPEG in one call for the whole batch on a GPU).
 
 The folder is ``<prepared_dir>/<root's name>-<digest of the sample list and size>/<split>``:
 under the data directory, never in the user's own folder. Preparing is resumable
@@ -24,6 +30,7 @@ one at a time as they are first needed, into a local cache.
 
 import copy
 import hashlib
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -35,6 +42,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import Dataset
+from torchvision.io import decode_jpeg
 from torchvision.transforms import v2
 
 from alexnet.data.files import Sample, load_rgb, shown
@@ -62,19 +70,31 @@ def source_digest(samples: Sequence[Sample]) -> str:
     return digest(stamps)
 
 
-def prepared_folder(base: Path, name: str, splits: dict[str, Sequence[Sample]], size: int) -> Path:
-    """Where the prepared copy ``name`` of ``splits`` at ``size`` pixels lives under ``base``."""
+def prepared_folder(
+    base: Path, name: str, splits: dict[str, Sequence[Sample]], size: int, quality: int | None
+) -> Path:
+    """Where the prepared copy ``name`` of ``splits`` at ``size`` pixels (raw, or JPEG
+    of ``quality``) lives under ``base``."""
     listing = {split: [(os.fsencode(p).hex(), y) for p, y in s] for split, s in splits.items()}
-    return base / f"{name}-{digest([FORMAT_VERSION, size, listing])}"
+    return base / f"{name}-{digest([FORMAT_VERSION, size, quality, listing])}"
 
 
-def square_pixels(path: str, size: int, max_pixels: int) -> np.ndarray:
+def square_pixels(path: str, size: int, max_pixels: int, quality: int | None) -> np.ndarray:
     """The image at ``path`` as the paper prepared it: RGB, shorter side to ``size``,
-    the central ``size``×``size`` square; (size, size, 3) uint8. The same steps (and
-    so the same pixels) as the per-image pipeline's Resize + CenterCrop."""
+    the central ``size``×``size`` square; (size, size, 3) uint8 — the same steps (and
+    so the same pixels) as the per-image pipeline's Resize + CenterCrop — or with
+    ``quality``, that square as a JPEG file's bytes (1-D uint8)."""
     image = load_rgb(path, max_pixels)
     square = v2.CenterCrop(size)(v2.Resize(size, antialias=True)(image))
-    return np.asarray(square, dtype=np.uint8)
+    if quality is None:
+        return np.asarray(square, dtype=np.uint8)
+    encoded = io.BytesIO()
+    square.save(encoded, format="JPEG", quality=quality)
+    return np.frombuffer(encoded.getvalue(), dtype=np.uint8)
+
+
+def ends_name(number: int) -> str:
+    return f"shard-{number:05d}.ends.npy"
 
 
 def write_atomically(path: Path, write) -> None:
@@ -94,9 +114,11 @@ def prepare_split(
     max_pixels: int,
     workers: int,
     description: str,
+    quality: int | None = None,
 ) -> None:
-    """Write ``samples`` into ``folder`` as a prepared split (nothing to do when it is
-    complete; the shards a killed preparation finished are kept)."""
+    """Write ``samples`` into ``folder`` as a prepared split, raw or (``quality``) as
+    JPEG (nothing to do when it is complete; the shards a killed preparation finished
+    are kept)."""
     source = source_digest(samples)
     recorded = folder / SOURCE
     if (folder / MANIFEST).exists() or recorded.exists():
@@ -111,7 +133,7 @@ def prepare_split(
     recorded.write_text(json.dumps({"source": source}))
     starts = range(0, len(samples), shard_images)
     todo = [n for n, _ in enumerate(starts) if not (folder / shard_name(n)).exists()]
-    load = partial(square_pixels, size=size, max_pixels=max_pixels)
+    load = partial(square_pixels, size=size, max_pixels=max_pixels, quality=quality)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
         ProcessPoolExecutor(max(workers, 1)) as pool,
@@ -121,15 +143,19 @@ def prepare_split(
         progress.advance(task, len(samples) - sum(_count(samples, n, shard_images) for n in todo))
         for number in todo:
             paths = [path for path, _ in samples[number * shard_images :][:shard_images]]
-            pixels = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-            for position, image in enumerate(pool.map(load, paths, chunksize=4)):
-                pixels[position] = image
+            images = []
+            for image in pool.map(load, paths, chunksize=4):
+                images.append(image)
                 progress.advance(task)
+            if quality is not None:  # the ends first: the shard is there when its bytes are
+                ends = np.cumsum([len(image) for image in images])
+                write_atomically(folder / ends_name(number), partial(np.save, arr=ends))
+            pixels = np.concatenate(images) if quality is not None else np.stack(images)
             write_atomically(folder / shard_name(number), partial(np.save, arr=pixels))
     labels = np.array([label for _, label in samples], dtype=np.int64)
     write_atomically(folder / LABELS, partial(np.save, arr=labels))
     manifest = {"version": FORMAT_VERSION, "count": len(samples), "size": size}
-    manifest["shard_images"] = shard_images
+    manifest |= {"shard_images": shard_images, "jpeg_quality": quality}
     write_atomically(folder / MANIFEST, lambda file: file.write(json.dumps(manifest).encode()))
 
 
@@ -187,9 +213,13 @@ class PreparedSplit(Dataset):
             )
         self.store, self.views, self.indices = store, views, indices
         self.count, self.size = manifest["count"], manifest["size"]
-        self.shard_images = manifest["shard_images"]
+        self.shard_images, self.quality = manifest["shard_images"], manifest["jpeg_quality"]
         self.labels = np.load(store.path(LABELS))
         self.shards: dict[int, np.ndarray] = {}
+        self.ends: dict[int, np.ndarray] = {}
+        #: JPEG shards: decode where they are read (the loader workers), or leave the
+        #: files for the training device to decode (set for a CUDA device)
+        self.decode_here = True
 
     def __len__(self) -> int:
         return self.count if self.indices is None else len(self.indices)
@@ -210,18 +240,31 @@ class PreparedSplit(Dataset):
             self.shards[number] = np.load(path, mmap_mode="r")
         return self.shards[number]
 
-    def __call__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images and labels of ``indices``: (B, 3, S, S) uint8 and (B,) int64."""
+    def __call__(self, indices: list[int]) -> tuple[torch.Tensor | list, torch.Tensor]:
+        """The images and labels of ``indices``: (B, 3, S, S) uint8 — or, from JPEG
+        shards with ``decode_here`` false, the B files as 1-D uint8 tensors — and (B,)
+        int64 labels."""
         index = np.asarray(indices, dtype=np.int64)
         if self.indices is not None:
             index = np.asarray(self.indices, dtype=np.int64)[index]
+        labels = torch.from_numpy(self.labels[index])
         shard, offset = np.divmod(index, self.shard_images)
+        if self.quality is not None:
+            files = [self.jpeg(int(s), int(o)) for s, o in zip(shard, offset, strict=True)]
+            return (torch.stack(decode_jpeg(files)) if self.decode_here else files), labels
         pixels = np.empty((len(index), self.size, self.size, 3), dtype=np.uint8)
         for number in np.unique(shard):
             chosen = shard == number
             pixels[chosen] = self.shard(int(number))[offset[chosen]]
-        images = torch.from_numpy(pixels).permute(0, 3, 1, 2)
-        return images, torch.from_numpy(self.labels[index])
+        return torch.from_numpy(pixels).permute(0, 3, 1, 2), labels
+
+    def jpeg(self, number: int, offset: int) -> torch.Tensor:
+        """The JPEG file of image ``offset`` of shard ``number``, as a 1-D uint8 tensor."""
+        if number not in self.ends:
+            self.ends[number] = np.load(self.store.path(ends_name(number)))
+        ends = self.ends[number]
+        start = ends[offset - 1] if offset else 0
+        return torch.from_numpy(np.array(self.shard(number)[start : ends[offset]]))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         images, labels = self([index])
