@@ -11,14 +11,19 @@ from PIL import Image
 from scipy import stats
 from torchvision.transforms import v2
 
-from alexnet.data import ImageFolderDataModule
+from alexnet.data import (
+    Caltech101DataModule,
+    ImageFolderDataModule,
+    ImageNetSubsetDataModule,
+    ImagenetteDataModule,
+)
 from alexnet.data.files import load_rgb
 from alexnet.data.on_device import SquaresPipeline, random_crop, to_device
 from alexnet.data.prepared import MANIFEST, shard_name
 from alexnet.data.sampling import ShardOrderSampler
 from alexnet.data.transforms import PCALighting, eval_transform, train_transform
 from alexnet.run.errors import UserError
-from fixtures import write_class_tree
+from fixtures import write_caltech101, write_class_tree, write_ilsvrc, write_imagenette
 
 CROP = 32  # a 37-pixel square (32 · 256/224), as 224 is cut from 256
 
@@ -205,3 +210,31 @@ def test_jpeg_shards_hold_the_squares_at_the_stated_quality(photos, tmp_path):
     assert size["jpeg"] < size["raw"] / 2
     batch, _ = next(iter(jpeg.train_dataloader()))  # training batches from JPEG shards
     assert batch.shape == (8, 3, CROP, CROP) and batch.dtype == torch.float32
+
+
+@pytest.mark.parametrize("dataset", ["caltech101", "imagenette", "imagenet_subset"])
+def test_every_image_dataset_trains_from_its_prepared_copy(dataset, tmp_path):
+    """The same splits and classes as from the files, read from the copy."""
+    wnids = ["n01440764", "n01443537"]
+    make, cls, options = {
+        "caltech101": (write_caltech101, Caltech101DataModule, {"download": False}),
+        "imagenette": (write_imagenette, ImagenetteDataModule, {"size": "160px"}),
+        "imagenet_subset": (
+            lambda root: write_ilsvrc(root, wnids),
+            ImageNetSubsetDataModule,
+            {"class_list": None},
+        ),
+    }[dataset]
+    root = make(tmp_path / "files")
+    shared = dict(root=str(root), image_size=CROP, batch_size=4, num_workers=0, **options)
+    files = cls(**shared)
+    files.setup()
+    prepared = cls(**shared, prepared=True, prepared_dir=str(tmp_path / "prepared"), cache_dir=None)
+    prepared.prepare_data()
+    prepared.setup()
+    assert prepared.class_names == files.class_names
+    for split in ("train", "val", "test"):
+        plain, copy = getattr(files, f"{split}_set"), getattr(prepared, f"{split}_set")
+        assert copy.labels.tolist() == [label for _, label in plain.samples]
+    images, _ = next(iter(prepared.train_dataloader()))
+    assert images.shape == (4, 3, CROP, CROP)
