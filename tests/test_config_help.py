@@ -25,6 +25,14 @@ def test_the_other_tasks_help(task, monkeypatch):
     assert text.startswith(f"python {task}.py [group=option ...]") and "ckpt_path=???" in text
 
 
+def test_prepare_help_has_the_train_groups_and_its_own_task_name(monkeypatch):
+    """prepare.yaml builds on train.yaml: the same groups and settings, its task name."""
+    monkeypatch.setenv("ALEXNET_CONFIG_DIR", str(CONFIG_DIR))
+    text = config_help("prepare")
+    assert "\n  data:\n" in text and "*alexnet_mini" in text
+    assert "task_name=prepare" in text and "task_name=train" not in text
+
+
 def test_every_option_has_a_one_line_description():
     options = [p for p in CONFIG_DIR.glob("*/*.yaml") if p.parent.name not in ("hydra", "paths")]
     missing = [str(p.relative_to(CONFIG_DIR)) for p in options if not describe(p)]

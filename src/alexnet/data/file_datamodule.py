@@ -50,14 +50,10 @@ DATASET_INFO = "dataset.json"  # a prepared copy's classes, preset, size and sta
 
 
 def check_prepared_options(
-    preset: str, prepared_dir: str | None, prepared_uri: str | None, shard_images: int
+    prepared_dir: str | None, prepared_uri: str | None, shard_images: int
 ) -> None:
-    """One line for each way the prepared-data options cannot work."""
-    if preset == "modern":
-        raise UserError(
-            "data.prepared=true supports the presets paper and small (modern's "
-            "RandomResizedCrop needs the whole image): set data.preset=paper"
-        )
+    """One line for each way the prepared-data options cannot work (the preset is
+    checked once ``auto`` has settled it)."""
     if not prepared_dir and not prepared_uri:
         raise UserError("data.prepared=true needs data.prepared_dir (where to write the copy)")
     if shard_images <= 0:
@@ -121,7 +117,7 @@ class ImageFilesDataModule(ClassificationDataModule):
             raise UserError(f"data.preset={preset!r} is not one of {', '.join(PRESETS)}")
         self.prepared = prepared or bool(prepared_uri)
         if self.prepared:
-            check_prepared_options(preset, prepared_dir, prepared_uri, prepared_shard_images)
+            check_prepared_options(prepared_dir, prepared_uri, prepared_shard_images)
         self.prepared_size, self.prepared_dir = prepared_size, prepared_dir
         self.prepared_uri, self.prepared_shard_images = prepared_uri, prepared_shard_images
         if prepared_jpeg_quality is not None and not 1 <= prepared_jpeg_quality <= 95:
@@ -195,7 +191,7 @@ class ImageFilesDataModule(ClassificationDataModule):
         if self.preset not in SQUARE_PRESETS:
             raise UserError(
                 f"data.prepared=true supports the presets {', '.join(SQUARE_PRESETS)}; "
-                f"preset {self.preset} needs the whole image: set data.preset=paper"
+                f"{self.preset}'s RandomResizedCrop needs the whole image: set data.preset=paper"
             )
         size = self.square_size()
         if size < self.image_size:

@@ -25,11 +25,22 @@ def describe(option: Path) -> str:
     return ""
 
 
+def defaults_of(config: Path) -> list:
+    return yaml.safe_load(config.read_text()).get("defaults", [])
+
+
+def composed_files(task_config: Path) -> list[Path]:
+    """The task's file, after the task files it builds on (``- train`` in its defaults,
+    as prepare.yaml does)."""
+    bases = [e for e in defaults_of(task_config) if isinstance(e, str) and e != "_self_"]
+    below = [f for base in bases for f in composed_files(task_config.parent / f"{base}.yaml")]
+    return [*below, task_config]
+
+
 def groups_of(task_config: Path) -> dict[str, str | None]:
     """The config groups a task composes, with their default option."""
-    defaults = yaml.safe_load(task_config.read_text()).get("defaults", [])
     found = {}
-    for entry in defaults:
+    for entry in (e for config in composed_files(task_config) for e in defaults_of(config)):
         if isinstance(entry, dict):
             ((group, option),) = entry.items()
             if group not in ("hydra", "paths") and not group.startswith("override"):
@@ -38,20 +49,23 @@ def groups_of(task_config: Path) -> dict[str, str | None]:
 
 
 def settings_of(task_config: Path) -> list[str]:
-    """The task file's own settings with their comments, nested ones as ``a.b``."""
-    lines, parent = [], ""
-    for line in task_config.read_text().splitlines():
-        match = SETTING.match(line)
-        if not match or match["key"] == "defaults" or line.startswith(("  -", "-")):
-            continue
-        indent, key, value = len(match["indent"]), match["key"], match["value"].strip()
-        if indent == 0 and not value:
-            parent = key
-            continue
-        name = f"{parent}.{key}" if indent and parent else key
-        lines.append((f"{name}={value}", match["doc"] or ""))
-    width = max((len(setting) for setting, _ in lines), default=0)
-    return [f"  {setting:<{width}}  {doc}".rstrip() for setting, doc in lines]
+    """The task's settings with their comments, nested ones as ``a.b`` (a setting of
+    the task's own file replaces the one of a task file it builds on)."""
+    settings: dict[str, tuple[str, str]] = {}
+    for config in composed_files(task_config):
+        parent = ""
+        for line in config.read_text().splitlines():
+            match = SETTING.match(line)
+            if not match or match["key"] == "defaults" or line.startswith(("  -", "-")):
+                continue
+            indent, key, value = len(match["indent"]), match["key"], match["value"].strip()
+            if indent == 0 and not value:
+                parent = key
+                continue
+            name = f"{parent}.{key}" if indent and parent else key
+            settings[name] = (f"{name}={value}", match["doc"] or "")
+    width = max((len(setting) for setting, _ in settings.values()), default=0)
+    return [f"  {setting:<{width}}  {doc}".rstrip() for setting, doc in settings.values()]
 
 
 def config_help(task: str) -> str:

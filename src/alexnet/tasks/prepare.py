@@ -5,6 +5,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from alexnet.data.file_datamodule import ImageFilesDataModule
+from alexnet.data.registry import dataset_class
 from alexnet.run.console import inform
 from alexnet.run.errors import UserError
 from alexnet.runspec.builder import build_data
@@ -15,17 +16,17 @@ def prepare(cfg: DictConfig) -> Path:
     """Write (or finish) the prepared copy of the composed train config's dataset, at
     the size its model's crop needs; say where it is and how to train from it."""
     data = run_spec(cfg).data
-    datamodule = build_data(data.model_copy(update={"kwargs": {**data.kwargs, "prepared": True}}))
-    if not isinstance(datamodule, ImageFilesDataModule):
+    if not issubclass(dataset_class(data.name), ImageFilesDataModule):
         raise UserError(
             f"data={data.name} is held in memory whole and needs no preparing; prepare.py is "
             "for the image-file datasets (caltech101, imagenette, imagenet_subset, image_folder)"
         )
+    datamodule = build_data(data.model_copy(update={"kwargs": {**data.kwargs, "prepared": True}}))
     datamodule.prepare_data()
     folder = datamodule.prepared_location
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     inform(
-        f"prepared: {folder} ({size / 2**30:.2f} GiB). Train from it with the same options "
+        f"prepared: {folder} ({size / 2**20:,.0f} MiB). Train from it with the same options "
         "and data.prepared=true; from a copy of it elsewhere with data.prepared_uri=<its URL>"
     )
     return folder
