@@ -63,6 +63,7 @@ bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~10 min on 2
 	$(BIN)/python experiments/benchmarks/small_dataset_epoch/bench_small_epoch.py
 	$(BIN)/python experiments/benchmarks/data_loading/bench_loading.py
 	$(BIN)/python experiments/benchmarks/out_of_the_box/bench_out_of_the_box.py  # needs Fashion-MNIST: make data
+	$(BIN)/python experiments/benchmarks/prepared_data/bench_prepared.py  # needs apt-get install plasma-workspace-wallpapers
 
 CLAIMS ?= full
 claims: $(STAMP) ## the paper's claims study (CLAIMS=quick: every claim on digits, minutes)

@@ -238,3 +238,18 @@ def test_every_image_dataset_trains_from_its_prepared_copy(dataset, tmp_path):
         assert copy.labels.tolist() == [label for _, label in plain.samples]
     images, _ = next(iter(prepared.train_dataloader()))
     assert images.shape == (4, 3, CROP, CROP)
+
+
+def test_the_training_subset_tested_in_eval_mode_reads_its_own_images(photos, tmp_path):
+    """data.train_eval_size on a prepared copy: the fixed subset of training images,
+    centre patches, their own labels."""
+    datamodule = folder_module(photos, tmp_path, train_eval_size=6)
+    datamodule.setup()
+    _, subset = datamodule.test_dataloader()
+    chosen = datamodule.train_eval_indices()
+    labels = torch.cat([y for _, y in subset]).tolist()
+    assert labels == [datamodule.train_labels()[i] for i in chosen] and len(chosen) == 6
+    images = torch.cat([x for x, _ in subset])
+    expected, _ = datamodule.train_set(chosen)
+    pipeline = SquaresPipeline("paper", CROP, datamodule.mean, datamodule.std)
+    torch.testing.assert_close(images, pipeline(expected, None))

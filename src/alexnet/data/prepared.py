@@ -193,7 +193,8 @@ class ShardStore:
 
 
 class PreparedSplit(Dataset):
-    """A prepared split, read by whole batches (``read``) as raw uint8 (B, 3, S, S).
+    """A prepared split, read by whole batches (calling it with their indices) as raw
+    uint8 (B, 3, S, S).
 
     Args:
         store: where its files are.
@@ -227,7 +228,8 @@ class PreparedSplit(Dataset):
     def restricted(self, indices: list[int]) -> "PreparedSplit":
         """This split, only the images ``indices``."""
         subset = copy.copy(self)
-        subset.indices = [self.indices[i] for i in indices] if self.indices else list(indices)
+        mine = self.indices
+        subset.indices = list(indices) if mine is None else [mine[i] for i in indices]
         return subset
 
     def shard_sizes(self) -> list[int]:
