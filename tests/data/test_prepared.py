@@ -253,3 +253,17 @@ def test_the_training_subset_tested_in_eval_mode_reads_its_own_images(photos, tm
     expected, _ = datamodule.train_set(chosen)
     pipeline = SquaresPipeline("paper", CROP, datamodule.mean, datamodule.std)
     torch.testing.assert_close(images, pipeline(expected, None))
+
+
+def test_a_prepared_copy_on_a_shared_path_is_read_in_place(photos, tmp_path):
+    """data.prepared_uri=<folder>: no source images read, nothing copied."""
+    datamodule = folder_module(photos, tmp_path)
+    datamodule.prepare_data()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared = datamodule.prepared_location.rename(shared / "copy")
+    elsewhere = folder_module(tmp_path / "absent", tmp_path, prepared_uri=str(shared))
+    elsewhere.setup()
+    assert elsewhere.class_names == ["cat", "dog"] and len(elsewhere.train_set) == 32
+    assert len(list(iter(elsewhere.train_dataloader()))) == 4
+    assert not (tmp_path / "cache" / "remote").exists()
