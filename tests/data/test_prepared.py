@@ -2,6 +2,9 @@
 device with the per-image pipeline's pixels and statistics, each process's own shards."""
 
 import io
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ from alexnet.data.prepared import MANIFEST, shard_name
 from alexnet.data.sampling import ShardOrderSampler
 from alexnet.data.transforms import PCALighting, eval_transform, train_transform
 from alexnet.run.errors import UserError
+from conftest import ROOT, run_script
 from fixtures import write_caltech101, write_class_tree, write_ilsvrc, write_imagenette
 
 CROP = 32  # a 37-pixel square (32 · 256/224), as 224 is cut from 256
@@ -267,3 +271,40 @@ def test_a_prepared_copy_on_a_shared_path_is_read_in_place(photos, tmp_path):
     assert elsewhere.class_names == ["cat", "dog"] and len(elsewhere.train_set) == 32
     assert len(list(iter(elsewhere.train_dataloader()))) == 4
     assert not (tmp_path / "cache" / "remote").exists()
+
+
+@pytest.mark.slow
+def test_prepare_killed_part_way_finishes_to_the_same_copy(tmp_path):
+    """prepare.py killed with SIGKILL after its first shards, run again: it keeps them,
+    writes the rest, and the copy equals one prepared in one go."""
+    write_class_tree(tmp_path / "photos", ["a", "b"], 60)
+    options = [
+        "data=image_folder",
+        "data.root=photos",
+        "data.preset=paper",
+        "data.prepared_shard_images=2",
+        "data.num_workers=1",
+    ]
+    whole = run_script("prepare.py", *options, "paths.data_dir=whole", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    command = [sys.executable, str(ROOT / "prepare.py"), *options, "paths.data_dir=killed"]
+    killed = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "killed").glob("prepared/*/train/shard-*.npy"))) < 3:
+        assert killed.poll() is None and time.monotonic() < deadline, "no shards seen"
+        time.sleep(0.01)
+    killed.kill()
+    killed.wait()
+    (train,) = (tmp_path / "killed").glob("prepared/*/train")
+    kept = {p.name: p.stat().st_mtime_ns for p in train.glob("shard-*.npy")}
+    assert not (train / MANIFEST).exists()  # stopped part way
+    again = run_script("prepare.py", *options, "paths.data_dir=killed", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert all((train / name).stat().st_mtime_ns == stamp for name, stamp in kept.items())
+    (first,) = (tmp_path / "whole").glob("prepared/*")
+    (second,) = (tmp_path / "killed").glob("prepared/*")
+    assert first.name == second.name
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
