@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_script
+from fixtures import write_class_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "experiments" / "benchmarks"
 
@@ -42,6 +45,7 @@ def table_rows(out: str) -> list[list[str]]:
 def test_every_benchmark_is_run_by_this_test():
     scripts = {p.relative_to(BENCHMARKS).as_posix() for p in BENCHMARKS.glob("*/bench_*.py")}
     assert scripts == {
+        "prepared_data/bench_formats.py",
         "overhead/bench_overhead.py",
         "small_dataset_epoch/bench_small_epoch.py",
         "data_loading/bench_loading.py",
@@ -139,3 +143,22 @@ def test_prepared_data_benchmark_on_real_photographs(tmp_path):
     ]
     assert float(rows[1][1]) > 0 and len(rows) == 5  # and a row of test top-1 each way
     assert "prepared − JPEG:" in out and "the source JPEGs" in out
+
+
+@pytest.mark.slow
+def test_formats_benchmark_reads_the_same_squares_in_every_format(tmp_path):
+    write_class_tree(tmp_path / "photos", ["a", "b"], 10)
+    prepared = run_script(
+        "prepare.py", "data=image_folder", "data.root=photos", "data.preset=paper", cwd=tmp_path
+    )
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    (train,) = (tmp_path / "data" / "prepared").glob("*/train")
+    out = run_benchmark(
+        "prepared_data/bench_formats.py", str(train), "--work", str(tmp_path / "formats"),
+        "--seconds", "0.2", cwd=tmp_path,
+    )  # fmt: skip
+    assert [row[0] for row in table_rows(out)] == [
+        "numpy shards, memory-mapped (ours)",
+        "LitData 0.2",
+        "WebDataset 1.0",
+    ]
