@@ -21,7 +21,13 @@ from alexnet.data import (
     ImagenetteDataModule,
 )
 from alexnet.data.files import load_rgb
-from alexnet.data.on_device import SquaresPipeline, random_crop, to_device
+from alexnet.data.on_device import (
+    SquaresPipeline,
+    crops_by_gather,
+    crops_by_slices,
+    random_crop,
+    to_device,
+)
 from alexnet.data.prepared import MANIFEST, shard_name
 from alexnet.data.sampling import ShardOrderSampler
 from alexnet.data.transforms import PCALighting, eval_transform, train_transform
@@ -90,6 +96,18 @@ def test_random_crop_positions_and_flips_are_those_of_the_per_image_pipeline():
         assert counts.size == 36
         assert stats.chisquare(counts).pvalue > 1e-3
         assert stats.binomtest(int(flipped.sum()), n).pvalue > 1e-3
+
+
+def test_crops_by_slices_and_by_gather_are_the_same_crops():
+    """The CPU's slices and the GPU's gather (run here on the CPU) cut the same pixels."""
+    squares = torch.randint(0, 256, (16, 256, 256, 3), dtype=torch.uint8).permute(0, 3, 1, 2)
+    y, x = torch.randint(0, 33, (16,)), torch.randint(0, 33, (16,))
+    flip = torch.rand(16) < 0.5
+    slices = crops_by_slices(squares, 224, y, x, flip)
+    assert torch.equal(slices, crops_by_gather(squares, 224, y, x, flip))
+    for i in range(16):
+        window = squares[i, :, y[i] : y[i] + 224, x[i] : x[i] + 224]
+        assert torch.equal(slices[i], window.flip(-1) if flip[i] else window)
 
 
 def test_the_lighting_noise_is_that_of_the_per_image_pipeline():
