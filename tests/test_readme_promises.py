@@ -2,6 +2,9 @@
 
 import csv
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from alexnet.tasks.train import train
-from conftest import compose_config, max_abs_difference, run_script, start, wait_for
+from conftest import ROOT, compose_config, max_abs_difference, run_script
 
 QUICK = ["trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "~callbacks.progress_bar"]
 
@@ -209,12 +212,21 @@ def test_the_prepared_photos_commands_train_and_resume_after_kill_9(tmp_path):
     ]
     whole = run_script("train.py", *data, *smaller, "hydra.run.dir=whole", cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr[-3000:]
-    killed = start(tmp_path / "killed", *data, *smaller)
-    wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed, timeout=300)
+    killed = subprocess.Popen(  # into logs/train/runs/, where resume=last looks
+        [sys.executable, str(ROOT / "train.py"), *data, *smaller], cwd=tmp_path
+    )
+    runs = tmp_path / "logs" / "train" / "runs"
+    deadline = time.monotonic() + 300
+    while not list(runs.glob("*/checkpoints/last.ckpt")):
+        assert killed.poll() is None and time.monotonic() < deadline, "no last.ckpt written"
+        time.sleep(0.05)
     killed.kill()
     killed.wait()
     resumed = run_script("train.py", *data, *smaller, "resume=last", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (run,) = runs.iterdir()
     last = "checkpoints/last.ckpt"
-    assert max_abs_difference(tmp_path / "whole" / last, tmp_path / "killed" / last) == 0.0
-    assert json.loads((tmp_path / "killed" / "resumes.json").read_text())
+    assert max_abs_difference(tmp_path / "whole" / last, run / last) == 0.0
+    (resume,) = json.loads((run / "resumes.json").read_text())
+    final = torch.load(tmp_path / "whole" / last, weights_only=True)["global_step"]
+    assert resume["global_step"] < final  # killed before the end

@@ -29,7 +29,7 @@ from torchvision.transforms import v2
 
 from alexnet.data import CIFAR10DataModule
 from alexnet.data.cifar10 import CIFAR10Folder
-from alexnet.data.on_device import DeviceBatches
+from alexnet.data.on_device import DeviceBatches, TensorReader
 from alexnet.data.sampling import ShardSampler
 from alexnet.models import create_model
 from alexnet.run.cli import compose
@@ -86,7 +86,7 @@ def in_memory_batches(root: Path, on_device: bool, val_size: int):
     if on_device:
         images, labels = images.to(DEVICE), labels.to(DEVICE)
     sampler = ShardSampler(len(labels), True, seed=0)
-    return DeviceBatches(images, labels, BATCH, sampler, dm.pipeline, True, DEVICE)
+    return DeviceBatches(TensorReader(images, labels), BATCH, sampler, dm.pipeline, True, DEVICE)
 
 
 def plain_training(root: Path, steps: int) -> float:
