@@ -227,6 +227,19 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> Non
         time.sleep(0.05)
 
 
+def wait_for_glob(
+    folder: Path, pattern: str, process: subprocess.Popen, count: int = 1, timeout: float = 300
+) -> list[Path]:
+    """The paths under ``folder`` matching ``pattern``, once there are ``count`` of them
+    (while ``process`` runs)."""
+    deadline = time.monotonic() + timeout
+    while len(found := list(folder.glob(pattern))) < count:
+        assert process.poll() is None, f"the process ended before {pattern} appeared"
+        assert time.monotonic() < deadline, f"{pattern} never appeared in {folder}"
+        time.sleep(0.01)
+    return found
+
+
 def weights(ckpt: Path) -> dict[str, torch.Tensor]:
     return torch.load(ckpt, weights_only=True)["state_dict"]
 

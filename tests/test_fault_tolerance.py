@@ -26,6 +26,7 @@ from conftest import (
     run_script,
     start,
     wait_for,
+    wait_for_glob,
     weights,
 )
 from fixtures import write_class_tree
@@ -229,10 +230,7 @@ def test_a_checkpoint_killed_while_being_written_leaves_the_previous_one(tmp_pat
             str(last),
         ]
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".last.ckpt.partial-*")):
-        assert writer.poll() is None and time.monotonic() < deadline, "no partial file seen"
-        time.sleep(0.002)
+    wait_for_glob(tmp_path, ".last.ckpt.partial-*", writer, timeout=120)
     writer.kill()
     writer.wait()
     saved = torch.load(last, weights_only=True)

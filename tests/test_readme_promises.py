@@ -4,7 +4,6 @@ import csv
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from alexnet.tasks.train import train
-from conftest import ROOT, compose_config, max_abs_difference, run_script
+from conftest import ROOT, compose_config, max_abs_difference, run_script, wait_for_glob
 
 QUICK = ["trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "~callbacks.progress_bar"]
 
@@ -216,10 +215,7 @@ def test_the_prepared_photos_commands_train_and_resume_after_kill_9(tmp_path):
         [sys.executable, str(ROOT / "train.py"), *data, *smaller], cwd=tmp_path
     )
     runs = tmp_path / "logs" / "train" / "runs"
-    deadline = time.monotonic() + 300
-    while not list(runs.glob("*/checkpoints/last.ckpt")):
-        assert killed.poll() is None and time.monotonic() < deadline, "no last.ckpt written"
-        time.sleep(0.05)
+    wait_for_glob(runs, "*/checkpoints/last.ckpt", killed)
     killed.kill()
     killed.wait()
     resumed = run_script("train.py", *data, *smaller, "resume=last", cwd=tmp_path)

@@ -4,7 +4,6 @@ device with the per-image pipeline's pixels and statistics, each process's own s
 import io
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ from alexnet.data.prepared import MANIFEST, shard_name
 from alexnet.data.sampling import ShardOrderSampler
 from alexnet.data.transforms import PCALighting, eval_transform, train_transform
 from alexnet.run.errors import UserError
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, wait_for_glob
 from fixtures import write_caltech101, write_class_tree, write_ilsvrc, write_imagenette
 
 CROP = 32  # a 37-pixel square (32 · 256/224), as 224 is cut from 256
@@ -307,10 +306,7 @@ def test_prepare_killed_part_way_finishes_to_the_same_copy(tmp_path):
     assert whole.returncode == 0, whole.stderr[-3000:]
     command = [sys.executable, str(ROOT / "prepare.py"), *options, "paths.data_dir=killed"]
     killed = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(list((tmp_path / "killed").glob("prepared/*/train/shard-*.npy"))) < 3:
-        assert killed.poll() is None and time.monotonic() < deadline, "no shards seen"
-        time.sleep(0.01)
+    wait_for_glob(tmp_path / "killed", "prepared/*/train/shard-*.npy", killed, count=3)
     killed.kill()
     killed.wait()
     (train,) = (tmp_path / "killed").glob("prepared/*/train")
