@@ -209,7 +209,9 @@ class ImageFilesDataModule(ClassificationDataModule):
             )  # fmt: skip
         about = {"classes": self.class_names, "preset": self.preset, "size": size}
         about |= {"mean": self.mean, "std": self.std}
-        write_atomically(folder / DATASET_INFO, lambda file: file.write(json.dumps(about).encode()))
+        if not (folder / DATASET_INFO).exists():  # once: every setup comes through here
+            info = json.dumps(about).encode()
+            write_atomically(folder / DATASET_INFO, lambda file: file.write(info))
         self.prepared_location = folder
         return folder
 
