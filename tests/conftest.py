@@ -93,10 +93,10 @@ def compose_config(run_dir: Path, *overrides: str, config_name: str = "train") -
 
 
 @pytest.fixture
-def cifar10_root(tmp_path_factory) -> Path:
+def cifar10_root(tmp_path) -> Path:
     from fixtures import write_cifar10
 
-    return write_cifar10(tmp_path_factory.mktemp("cifar10"))
+    return write_cifar10(tmp_path / "cifar10")
 
 
 def run_script(script: str, *args: str, cwd: Path, env: dict | None = None):

@@ -3,6 +3,7 @@ with one line and exit status 2, and nothing they name is ever called."""
 
 import copy
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,8 @@ def crafted_files(trained_ckpt: Path, folder: Path, marker: Path) -> dict[str, P
 def crafted(trained, tmp_path_factory):
     folder = tmp_path_factory.mktemp("crafted")
     marker = folder / "MARKER"
-    return crafted_files(trained[0], folder, marker), marker, trained[1]
+    yield crafted_files(trained[0], folder, marker), marker, trained[1]
+    shutil.rmtree(folder)
 
 
 def entry_point_configs(tmp_path: Path, ckpt: Path, data: list[str]) -> dict:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,12 @@ QUICK = ["trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "~callb
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    """What `make train` leaves (two epochs of the default run, CSV logging)."""
+    """What `make train` leaves: the default run, loggers and callbacks as they are, for two
+    epochs."""
     run = tmp_path_factory.mktemp("digits") / "run"
-    train(compose_config(run, "trainer.max_epochs=2", "logger=csv", "~callbacks.progress_bar"))
-    return run
+    train(compose_config(run, "trainer.max_epochs=2"))
+    yield run
+    shutil.rmtree(run.parent)
 
 
 @pytest.mark.slow
