@@ -44,8 +44,8 @@ SLOW = pytest.mark.slow  # the cases `make test` leaves to `make test-all`
         ),
         pytest.param(
             ["data=image_folder"],
-            "data.root has no value: add data.root=... to the command",
-            id="mandatory",
+            "data=image_folder needs data.root=<your class folders> (or data.prepared_uri=",
+            id="image-folder-root",
             marks=SLOW,
         ),
         pytest.param(
@@ -67,6 +67,13 @@ def test_user_errors_exit_2_with_one_line(overrides, message, tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in error_line(result), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+@SLOW
+def test_a_mandatory_option_left_out_is_named(tmp_path):
+    result = run_script("eval.py", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_line(result) == "error: ckpt_path has no value: add ckpt_path=... to the command"
 
 
 def test_train_prints_the_results_table_and_run_dir(tmp_path):

@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -286,7 +287,8 @@ def test_ddp_from_object_storage_resumes_after_kill_9_to_the_same_weights(tmp_pa
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     (copy,) = (tmp_path / "data" / "prepared").iterdir()
     s3_bucket.put(str(copy), "bucket/photos", recursive=True)
-    remote = [*data[:-3], "data.prepared_uri=s3://bucket/photos", "data.batch_size=4"]
+    shutil.rmtree(tmp_path / "photos")  # the nodes have only the copy
+    remote = ["data=image_folder", "data.prepared_uri=s3://bucket/photos", "data.batch_size=4"]
     overrides = [*SHORT, "trainer=ddp_cpu", "trainer.deterministic=true", *remote]
     whole = start(tmp_path / "whole", *overrides)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
