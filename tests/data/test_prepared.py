@@ -204,6 +204,31 @@ def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(photos, tmp
     assert not list(cache.rglob("*.partial"))
 
 
+def test_a_copy_prepared_again_at_the_same_url_is_fetched_again(photos, tmp_path, s3_bucket):
+    """The cache is keyed by the split's manifest as well as the URL: after the copy at
+    a URL is replaced by one of changed images, readers get the new pixels and labels,
+    never the old copy's cached shards."""
+
+    def upload_and_read(source: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        local = folder_module(source, tmp_path, prepared_dir=str(tmp_path / f"prepared-{source.name}"))
+        local.prepare_data()
+        if s3_bucket.exists("bucket/copy"):
+            s3_bucket.rm("bucket/copy", recursive=True)
+        s3_bucket.put(str(local.prepared_location), "bucket/copy", recursive=True)
+        remote = folder_module(source, tmp_path, prepared_uri="s3://bucket/copy", prepared=False)
+        remote.setup()
+        return remote.train_set(list(range(len(remote.train_set))))
+
+    old_images, _ = upload_and_read(photos)
+    changed = write_class_tree(tmp_path / "changed", ["cat", "dog"], 20, seed=1)
+    new_images, new_labels = upload_and_read(changed)
+    expected = folder_module(changed, tmp_path, prepared_dir=str(tmp_path / "prepared-changed"))
+    expected.setup()
+    images, labels = expected.train_set(list(range(len(expected.train_set))))
+    assert torch.equal(new_images, images) and torch.equal(new_labels, labels)
+    assert not torch.equal(new_images, old_images)
+
+
 def test_jpeg_shards_hold_the_squares_at_the_stated_quality(photos, tmp_path):
     """JPEG squares decode (in the reader, or on the training device from the files)
     to what PIL makes of the same file, near the raw squares, in less space."""

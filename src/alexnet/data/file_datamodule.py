@@ -219,7 +219,10 @@ class ImageFilesDataModule(ClassificationDataModule):
         """The splits read from the prepared copy (made first where it is missing)."""
         location = self.prepared_uri or str(self.prepare(self.checked_splits()))
         cache = self.cache_dir / "remote" if self.cache_dir else None
-        about = json.loads(ShardStore(location, cache).path(DATASET_INFO).read_text())
+        text = ShardStore(location, cache).read_text(DATASET_INFO)
+        if text is None:
+            raise UserError(f"no prepared copy at {location} ({DATASET_INFO} is missing)")
+        about = json.loads(text)
         if self.prepared_size and about["size"] != self.prepared_size:
             raise UserError(
                 f"{location} was prepared at {about['size']} px, not "

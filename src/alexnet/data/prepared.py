@@ -25,7 +25,8 @@ files changed since it started (their paths, sizes and modification times).
 
 A prepared dataset may also be read from a shared path or object storage (any fsspec
 URL: ``s3://bucket/imagenet100``, with s3fs installed); its shards are then fetched,
-one at a time as they are first needed, into a local cache.
+one at a time as they are first needed, into a local cache kept under the URL and the
+split's manifest (which holds the source digest).
 """
 
 import copy
@@ -154,7 +155,7 @@ def prepare_split(
             write_atomically(folder / shard_name(number), partial(np.save, arr=pixels))
     labels = np.array([label for _, label in samples], dtype=np.int64)
     write_atomically(folder / LABELS, partial(np.save, arr=labels))
-    manifest = {"version": FORMAT_VERSION, "count": len(samples), "size": size}
+    manifest = {"version": FORMAT_VERSION, "source": source, "count": len(samples), "size": size}
     manifest |= {"shard_images": shard_images, "jpeg_quality": quality}
     write_atomically(folder / MANIFEST, lambda file: file.write(json.dumps(manifest).encode()))
 
@@ -165,31 +166,59 @@ def _count(samples: Sequence[Sample], number: int, shard_images: int) -> int:
 
 class ShardStore:
     """The files of a prepared folder: a local path, or an fsspec URL whose files are
-    fetched into ``cache`` (each once, whole, by rename) when first read."""
+    fetched into ``cache`` (each once, whole, by rename) when first read, under a key of
+    the URL and ``version`` (the split's manifest: a copy prepared again at the same URL
+    is fetched again, never mixed with the old one's files)."""
 
-    def __init__(self, location: str, cache: Path | None):
-        self.location, self.cache = location, cache
+    def __init__(self, location: str, cache: Path | None, version: str = ""):
+        self.location, self.cache, self.version = location, cache, version
         self.remote = "://" in location and not location.startswith("file://")
         if self.remote and cache is None:
             raise UserError(f"reading {location} needs a local cache folder (data.cache_dir)")
+
+    def pinned(self, version: str) -> "ShardStore":
+        """This store, its fetched files cached under ``version``."""
+        return ShardStore(self.location, self.cache, version)
+
+    def read_text(self, name: str) -> str | None:
+        """The small file ``name`` read afresh, never from the cache; None if missing."""
+        if not self.remote:
+            path = self.path(name)
+            return path.read_text() if path.exists() else None
+        try:
+            return self._remote_file(name, lambda fs, url: fs.cat_file(url)).decode()
+        except FileNotFoundError:
+            return None
 
     def path(self, name: str) -> Path:
         """A local path to the file ``name`` of the store (fetched first if remote)."""
         if not self.remote:
             return Path(self.location.removeprefix("file://")) / name
-        local = self.cache / digest(self.location) / name
+        local = self.cache / digest([self.location, self.version]) / name
         if not local.exists():
-            import fsspec  # Lightning's dependency; s3fs and the like plug into it
-
             local.parent.mkdir(parents=True, exist_ok=True)
             fetching = local.with_name(f"{local.name}.{os.getpid()}.partial")
             try:
-                fs, root = fsspec.core.url_to_fs(self.location)
-                fs.get(f"{root.rstrip('/')}/{name}", str(fetching))
-            except (OSError, ImportError) as err:
-                raise UserError(f"cannot read {self.location}/{name}: {err}") from None
+                self._remote_file(name, lambda fs, url: fs.get(url, str(fetching)))
+            except FileNotFoundError:
+                raise UserError(
+                    f"{self.location}/{name} is missing: upload the whole copy"
+                ) from None
             os.replace(fetching, local)
         return local
+
+    def _remote_file(self, name: str, read):
+        """``read(filesystem, url)`` of the remote file ``name``; errors other than
+        FileNotFoundError as a UserError."""
+        import fsspec  # Lightning's dependency; s3fs and the like plug into it
+
+        try:
+            fs, root = fsspec.core.url_to_fs(self.location)
+            return read(fs, f"{root.rstrip('/')}/{name}")
+        except FileNotFoundError:
+            raise
+        except (OSError, ImportError) as err:
+            raise UserError(f"cannot read {self.location}/{name}: {err}") from None
 
 
 class PreparedSplit(Dataset):
@@ -203,19 +232,19 @@ class PreparedSplit(Dataset):
     """
 
     def __init__(self, store: ShardStore, views: str = "center", indices: list[int] | None = None):
-        path = store.path(MANIFEST)
-        if not path.exists():
+        text = store.read_text(MANIFEST)
+        if text is None:
             raise UserError(f"no prepared split at {store.location} ({MANIFEST} is missing)")
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(text)
         if manifest.get("version") != FORMAT_VERSION:
             raise UserError(
                 f"{store.location} was prepared in format {manifest.get('version')}; "
                 f"this version reads format {FORMAT_VERSION}: prepare it again"
             )
-        self.store, self.views, self.indices = store, views, indices
+        self.store, self.views, self.indices = store.pinned(text), views, indices
         self.count, self.size = manifest["count"], manifest["size"]
         self.shard_images, self.quality = manifest["shard_images"], manifest["jpeg_quality"]
-        self.labels = np.load(store.path(LABELS))
+        self.labels = np.load(self.store.path(LABELS))
         self.shards: dict[int, np.ndarray] = {}
         self.ends: dict[int, np.ndarray] = {}
         #: JPEG shards: decode where they are read (the loader workers), or leave the
