@@ -165,3 +165,33 @@ def test_prepared_squares_are_cut_on_the_gpu_as_on_the_cpu():
     for square, crop in zip(squares, crops, strict=True):
         windows = [square[:, y : y + 32, x : x + 32] for y in range(6) for x in range(6)]
         assert any(torch.equal(crop, w) or torch.equal(crop, w.flip(-1)) for w in windows)
+
+
+def test_jpeg_shards_decode_on_the_gpu_as_on_the_cpu(tmp_path):
+    """nvJPEG's decode of a batch of JPEG squares from a prepared split: the CPU's shape
+    and dtype, the pixels within torchvision's own bound for it (a mean absolute
+    difference under 2 levels an image, its test_decode_jpeg_cuda)."""
+    from alexnet.data import ImageFolderDataModule
+    from alexnet.data.on_device import to_device
+    from fixtures import write_class_tree
+
+    photos = write_class_tree(tmp_path / "photos", ["cat", "dog"], 8)
+    datamodule = ImageFolderDataModule(
+        root=str(photos),
+        preset="paper",
+        image_size=32,
+        num_workers=0,
+        prepared=True,
+        prepared_dir=str(tmp_path / "prepared"),
+        prepared_shard_images=4,
+        prepared_jpeg_quality=90,
+    )
+    datamodule.setup()
+    split = datamodule.train_set
+    split.decode_here = False  # the files, as DeviceBatches hands them to a CUDA device
+    files, _ = split(list(range(len(split))))
+    on_gpu, on_cpu = to_device(files, CUDA), to_device(files, torch.device("cpu"))
+    assert on_gpu.device.type == "cuda" and on_gpu.dtype == on_cpu.dtype == torch.uint8
+    assert on_gpu.shape == on_cpu.shape == (len(split), 3, 37, 37)
+    difference = (on_gpu.cpu().float() - on_cpu.float()).abs().mean(dim=(1, 2, 3))
+    assert difference.max() < 2, difference
