@@ -157,8 +157,6 @@ def test_formats_benchmark_reads_the_same_squares_in_every_format(tmp_path):
         "prepared_data/bench_formats.py", str(train), "--work", str(tmp_path / "formats"),
         "--seconds", "0.2", cwd=tmp_path,
     )  # fmt: skip
-    assert [row[0] for row in table_rows(out)] == [
-        "numpy shards, memory-mapped (ours)",
-        "LitData 0.2",
-        "WebDataset 1.0",
-    ]
+    names = [row[0].rsplit(" ", 1)[0] for row in table_rows(out)]
+    assert names == ["numpy shards, memory-mapped", "LitData", "WebDataset"]
+    assert "mosaicml-streaming: not measured (No module named 'streaming')" in out

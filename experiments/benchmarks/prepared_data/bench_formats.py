@@ -6,13 +6,18 @@ WebDataset tar shards (one ``.npy`` per image), and each format is read in a shu
 order as batches of 64 raw (64, 3, 256, 256) uint8 tensors by one process with one
 torch thread: what the training process's loader does before the batch goes to the
 device. The figures: writing time, size on disk, batches per second per core.
-mosaicml-streaming is not measured: 0.13 requires numpy < 2.2, this project numpy ≥ 2.4.
+
+mosaicml-streaming (MDS shards) is measured where it is installed: 0.13 requires
+numpy < 2.2 and this project numpy ≥ 2.4, so it needs an environment of its own (the
+README beside this file makes one); elsewhere its row says why it is missing.
 
     python experiments/benchmarks/prepared_data/bench_formats.py PREPARED_TRAIN_FOLDER
         [--work DIR] [--seconds 10]
 """
 
 import argparse
+import importlib
+import importlib.metadata
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -102,6 +107,31 @@ def webdataset_copy(split: PreparedSplit, folder: Path) -> Callable[[], Iterable
     return batches
 
 
+def streaming_copy(split: PreparedSplit, folder: Path) -> Callable[[], Iterable]:
+    from streaming import MDSWriter, StreamingDataset
+    from torch.utils.data import DataLoader
+
+    columns = {"image": f"ndarray:uint8:{split.size},{split.size},3", "label": "int"}
+    with MDSWriter(out=str(folder), columns=columns, size_limit=1 << 28) as writer:
+        for index in range(len(split)):
+            image, label = split[index]
+            writer.write({"image": image.permute(1, 2, 0).numpy(), "label": label})
+    dataset = StreamingDataset(local=str(folder), shuffle=True, shuffle_seed=0, batch_size=BATCH)
+
+    def batches() -> Iterable:
+        for batch in DataLoader(dataset, batch_size=BATCH, num_workers=0):
+            yield batch["image"].permute(0, 3, 1, 2)
+
+    return batches
+
+
+FORMATS = {  # name: (module, distribution, writer of the copy)
+    "LitData": ("litdata", "litdata", litdata_copy),
+    "WebDataset": ("webdataset", "webdataset", webdataset_copy),
+    "mosaicml-streaming": ("streaming", "mosaicml-streaming", streaming_copy),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("prepared", type=Path, help="a prepared split folder (…/train)")
@@ -112,16 +142,26 @@ def main() -> None:
     torch.set_num_threads(1)
     split = PreparedSplit(ShardStore(str(args.prepared), None))
     rows = [("numpy shards, memory-mapped (ours)", 0.0, size_of(args.prepared), ours(split))]
-    for name, make in (("LitData 0.2", litdata_copy), ("WebDataset 1.0", webdataset_copy)):
+    missing = []
+    for name, (module, distribution, make) in FORMATS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            missing.append(f"{name}: not measured ({err})")
+            continue
+        version = importlib.metadata.version(distribution)
         started = time.perf_counter()
-        batches = make(split, work / name.split()[0])
-        rows.append((name, time.perf_counter() - started, size_of(work / name.split()[0]), batches))
+        batches = make(split, work / name)
+        rows.append(
+            (f"{name} {version}", time.perf_counter() - started, size_of(work / name), batches)
+        )
     print(f"{len(split)} images of 256×256×3 uint8, batches of {BATCH}, one core\n")
     print("| format | writing s | MiB on disk | img/s (one core) |")
     print("| --- | --- | --- | --- |")
     for name, writing, size, batches in rows:
         rate = per_second(batches, args.seconds)
         print(f"| {name} | {writing:.1f} | {size / 2**20:.0f} | {rate:.0f} |")
+    print("\n".join(["", *missing]) if missing else "")
 
 
 if __name__ == "__main__":
