@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -219,7 +220,8 @@ def test_non_finite_steps_are_skipped_up_to_the_configured_count(tmp_path):
 
 
 def test_a_checkpoint_killed_while_being_written_leaves_the_previous_one(tmp_path):
-    """SIGKILL in the middle of writing a 400 MB checkpoint over last.ckpt."""
+    """SIGKILL in the middle of writing a 400 MB checkpoint over last.ckpt; the next save
+    removes what the killed writer left, and keeps a live writer's partial file."""
     last = tmp_path / "last.ckpt"
     atomic_save({"generation": 1, "weights": torch.ones(10)}, last)
     writer = subprocess.Popen(
@@ -236,6 +238,11 @@ def test_a_checkpoint_killed_while_being_written_leaves_the_previous_one(tmp_pat
     writer.wait()
     saved = torch.load(last, weights_only=True)
     assert saved["generation"] == 1 and torch.equal(saved["weights"], torch.ones(10))
+    assert len(list(tmp_path.glob(".last.ckpt.partial-*"))) == 1  # the killed writer's
+    alive = tmp_path / f".epoch_000.ckpt.partial-{socket.gethostname()}-{os.getppid()}"
+    alive.write_bytes(b"being written")
+    atomic_save({"generation": 3}, last)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "last.ckpt"]
 
 
 def ddp_run(tmp_path: Path, *overrides: str) -> tuple[subprocess.Popen, int]:

@@ -2,6 +2,7 @@
 device with the per-image pipeline's pixels and statistics, each process's own shards."""
 
 import io
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -201,7 +202,7 @@ def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(photos, tmp
     cache = tmp_path / "cache" / "remote"
     fetched = {int(p.stem.split("-")[1]) for p in cache.rglob(f"{shard_name(0)[:6]}*.npy")}
     assert fetched == wanted and len(fetched) < 8
-    assert not list(cache.rglob("*.partial"))
+    assert not list(cache.rglob(".*.partial-*"))
 
 
 def test_a_copy_prepared_again_at_the_same_url_is_fetched_again(photos, tmp_path, s3_bucket):
@@ -210,7 +211,8 @@ def test_a_copy_prepared_again_at_the_same_url_is_fetched_again(photos, tmp_path
     never the old copy's cached shards."""
 
     def upload_and_read(source: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        local = folder_module(source, tmp_path, prepared_dir=str(tmp_path / f"prepared-{source.name}"))
+        copies = tmp_path / f"prepared-{source.name}"
+        local = folder_module(source, tmp_path, prepared_dir=str(copies))
         local.prepare_data()
         if s3_bucket.exists("bucket/copy"):
             s3_bucket.rm("bucket/copy", recursive=True)
@@ -337,6 +339,8 @@ def test_prepare_killed_part_way_finishes_to_the_same_copy(tmp_path):
     (train,) = (tmp_path / "killed").glob("prepared/*/train")
     kept = {p.name: p.stat().st_mtime_ns for p in train.glob("shard-*.npy")}
     assert not (train / MANIFEST).exists()  # stopped part way
+    # as if killed mid-write too (the copies are compared file by file below)
+    (train / f".{shard_name(9)}.partial-{socket.gethostname()}-{killed.pid}").write_bytes(b"x")
     again = run_script("prepare.py", *options, "paths.data_dir=killed", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert all((train / name).stat().st_mtime_ns == stamp for name, stamp in kept.items())

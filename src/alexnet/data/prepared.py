@@ -47,6 +47,7 @@ from torchvision.io import decode_jpeg
 from torchvision.transforms import v2
 
 from alexnet.data.files import Sample, load_rgb, shown
+from alexnet.faults.atomic_io import partial_path, remove_stale_partials
 from alexnet.run.errors import UserError
 
 FORMAT_VERSION = 1
@@ -101,10 +102,10 @@ def ends_name(number: int) -> str:
 def write_atomically(path: Path, write) -> None:
     """Write ``path`` whole or not at all (processes preparing at once each write their
     own partial file)."""
-    partial_path = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    with open(partial_path, "wb") as file:
+    writing = partial_path(path)
+    with open(writing, "wb") as file:
         write(file)
-    os.replace(partial_path, path)
+    os.replace(writing, path)
 
 
 def prepare_split(
@@ -131,6 +132,7 @@ def prepare_split(
         if (folder / MANIFEST).exists():
             return
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(folder)  # what a killed preparation was writing
     recorded.write_text(json.dumps({"source": source}))
     starts = range(0, len(samples), shard_images)
     todo = [n for n, _ in enumerate(starts) if not (folder / shard_name(n)).exists()]
@@ -197,7 +199,8 @@ class ShardStore:
         local = self.cache / digest([self.location, self.version]) / name
         if not local.exists():
             local.parent.mkdir(parents=True, exist_ok=True)
-            fetching = local.with_name(f"{local.name}.{os.getpid()}.partial")
+            remove_stale_partials(local.parent)  # what a killed fetch was writing
+            fetching = partial_path(local)
             try:
                 self._remote_file(name, lambda fs, url: fs.get(url, str(fetching)))
             except FileNotFoundError:

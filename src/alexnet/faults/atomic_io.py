@@ -12,6 +12,7 @@ destination, flushed to disk, and renamed over it with ``os.replace``.
 import errno
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,12 +51,38 @@ def disk_full(checkpoint: dict[str, Any], path: Path, err: OSError) -> UserError
     )
 
 
+def partial_path(path: Path) -> Path:
+    """Where ``path`` is written before its rename: hidden, and named by host and process,
+    so that writers on several machines never share one and a dead one's is known."""
+    return path.with_name(f".{path.name}.partial-{socket.gethostname()}-{os.getpid()}")
+
+
+def remove_stale_partials(folder: Path) -> None:
+    """Delete the partial files in ``folder`` of processes of this host that are gone (a
+    writer killed mid-write leaves one, up to a checkpoint's or a shard's size)."""
+    for stale in folder.glob(".*.partial-*"):
+        host, _, pid = stale.name.rpartition(".partial-")[2].rpartition("-")
+        if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 def atomic_save(checkpoint: dict[str, Any], path: str | Path) -> None:
     """``torch.save`` to ``path`` such that ``path`` is, at every moment, either the
     previous complete file or the new complete file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    remove_stale_partials(path.parent)
+    partial = partial_path(path)
     try:
         with open(partial, "wb") as file:
             torch.save(checkpoint, file)
