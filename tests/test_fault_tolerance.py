@@ -58,19 +58,26 @@ def prepared_photos(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("data", ["digits", "prepared photos"])
-def test_kill_9_at_a_random_step_and_resume_gives_identical_weights(tmp_path, data):
+@pytest.mark.parametrize(
+    ("data", "kill_after"),
+    [("digits", "a random step"), ("prepared photos", "a random step"), ("digits", "epoch 0")],
+)
+def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
     """Mid-epoch, not only on an epoch boundary: the order, the augmentation and the
-    dropout draws continue as if nothing happened, and the CSV log has every step once."""
+    dropout draws continue as if nothing happened, and the CSV log has every step once.
+    Killed after epoch 0's checkpoint (the only one before the end when steps do not
+    write any), the next epoch's running metrics start from zero."""
     overrides = [*SHORT, "trainer.deterministic=true"]
     if data == "prepared photos":
         overrides += prepared_photos(tmp_path)
+    if kill_after == "epoch 0":
+        overrides.append("fault_tolerance.checkpoint_every_n_steps=1000")
     whole = start(tmp_path / "whole", *overrides)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
 
     killed = start(tmp_path / "killed", *overrides)
     wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed)
-    delay = random.Random().uniform(0.0, 2.0)
+    delay = random.Random().uniform(0.0, 2.0) if kill_after == "a random step" else 0.0
     time.sleep(delay)
     killed.kill()
     killed.wait()
@@ -78,6 +85,8 @@ def test_kill_9_at_a_random_step_and_resume_gives_identical_weights(tmp_path, da
         "global_step"
     ]
     print(f"killed {delay:.2f} s after the first checkpoint; resuming from step {step}")
+    final = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert kill_after != "epoch 0" or step < final["global_step"], "killed after the end"
 
     resumed = run_script("train.py", *overrides, f"resume={tmp_path / 'killed'}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

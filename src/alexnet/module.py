@@ -209,6 +209,14 @@ class ClassifierModule(L.LightningModule):
                 for (group, base), factor in zip(rates, scheduler.lr_lambdas, strict=True):
                     group["lr"] = base * factor(scheduler.last_epoch)
 
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # The running training metrics are kept in checkpoints so that an epoch resumed
+        # mid-way goes on; one saved at an epoch's end still holds the finished epoch's
+        # (Lightning resets them after the epoch-end hooks), which must not count in the next.
+        if batch_idx == 0:
+            self.train_metrics.reset()
+            self.train_loss.reset()
+
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:  # its few batches are not an epoch's result
             return
