@@ -1,6 +1,7 @@
 """Runs that survive: real processes killed, signalled, diverging, losing a DDP peer."""
 
 import contextlib
+import csv
 import json
 import os
 import random
@@ -60,14 +61,21 @@ def prepared_photos(tmp_path: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("data", "kill_after"),
-    [("digits", "a random step"), ("prepared photos", "a random step"), ("digits", "epoch 0")],
+    [
+        ("digits", "a random step"),
+        ("prepared photos", "a random step"),
+        ("digits", "epoch 0"),
+        ("digits", "a step, before its row is written"),
+    ],
 )
 def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
     """Mid-epoch, not only on an epoch boundary: the order, the augmentation and the
     dropout draws continue as if nothing happened, and the CSV log has every step once.
     Killed after epoch 0's checkpoint, with the step checkpoints falling on each epoch's
     last batch (digits: 20 batches): the checkpoint is the epoch-end one, written after
-    validation, and the next epoch's running metrics start from zero."""
+    validation, and the next epoch's running metrics start from zero. Lightning writes a
+    batch's log row after the step checkpoint it saves there: the last case leaves the
+    killed run's log as a kill between the two does (the row and all after it gone)."""
     overrides = [*SHORT, "trainer.deterministic=true"]
     if data == "prepared photos":
         overrides += prepared_photos(tmp_path)
@@ -88,17 +96,31 @@ def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
     print(f"killed {delay:.2f} s after the first checkpoint; resuming from step {step}")
     final = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
     assert kill_after != "epoch 0" or step == final["global_step"] // 2, "not epoch 0's end"
+    if kill_after == "a step, before its row is written":
+        assert step % 3 == 0 and step % (final["global_step"] // 2) != 0, "not a step's"
+        unwritten(tmp_path / "killed" / "csv" / "metrics.csv", from_step=step - 1)
 
     resumed = run_script("train.py", *overrides, f"resume={tmp_path / 'killed'}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "not resumable" not in resumed.stderr  # Lightning's warning, not true of ours
     last = "checkpoints/last.ckpt"
     assert max_abs_difference(tmp_path / "whole" / last, tmp_path / "killed" / last) == 0.0
-    csv = "csv/metrics.csv"
-    assert (tmp_path / "killed" / csv).read_text() == (tmp_path / "whole" / csv).read_text()
+    log = "csv/metrics.csv"
+    assert (tmp_path / "killed" / log).read_text() == (tmp_path / "whole" / log).read_text()
     (resume,) = json.loads((tmp_path / "killed" / "resumes.json").read_text())
     assert resume["global_step"] == step
     assert json.loads((tmp_path / "killed" / "results.json").read_text())["resumed_from"]
+
+
+def unwritten(metrics_csv: Path, from_step: int) -> None:
+    """Remove the rows of ``metrics_csv`` from step ``from_step`` on."""
+    with open(metrics_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, [r for r in reader if int(r["step"]) < from_step]
+    with open(metrics_csv, "w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=fields)
+        out.writeheader()
+        out.writerows(rows)
 
 
 def test_a_loader_resumed_mid_epoch_gives_the_same_batches_with_workers():

@@ -5,8 +5,9 @@ alexnet.run.resolvers.run_dir), and a run whose directory already holds
 ``checkpoints/last.ckpt`` — resumed that way, or requeued by SLURM — continues from it.
 ``ckpt_path=`` resumes from any checkpoint into a new directory. The directory notes
 each resume in ``resumes.json``; the CSV log keeps its rows up to the checkpoint (the
-resumed run writes the later ones again), TensorBoard purges its later events, and
-W&B keeps the first value logged at a step.
+resumed run writes the later ones again; the row of a step checkpoint's own batch, which
+Lightning writes after saving it, comes from the checkpoint if the kill came first),
+TensorBoard purges its later events, and W&B keeps the first value logged at a step.
 """
 
 import csv
@@ -35,9 +36,10 @@ def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
     return None
 
 
-def continue_csv_log(logger: ContinuingCSVLogger, step: int) -> int:
+def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict) -> int:
     """Keep the rows of ``logger``'s existing metrics.csv before ``step`` (the resumed
-    run writes the others again) and let the logger append to them; how many went.
+    run writes the others again), add the checkpoint's ``unlogged_row`` if the killed
+    run died before writing it, and let the logger append to them; how many went.
     (Lightning's CSV writer deletes an existing file when it starts.)"""
     metrics_csv = Path(logger.log_dir) / "metrics.csv"
     if not metrics_csv.is_file():
@@ -46,12 +48,17 @@ def continue_csv_log(logger: ContinuingCSVLogger, step: int) -> int:
         reader = csv.DictReader(f)
         fields, rows = list(reader.fieldnames or []), list(reader)
     kept = [row for row in rows if not row.get("step") or int(row["step"]) < step]
+    dropped = len(rows) - len(kept)
+    written = {k: str(v) for k, v in unlogged_row.items()}
+    if written and not any({k: v for k, v in row.items() if v} == written for row in kept):
+        kept.append(written)
+        fields = list({*fields, *written})
     logger.experiment  # noqa: B018  (creating Lightning's writer deletes the file)
     with open(metrics_csv, "w", newline="") as f:  # the logger continues from its header
         out = csv.DictWriter(f, fieldnames=sorted(fields))
         out.writeheader()
         out.writerows(kept)
-    return len(rows) - len(kept)
+    return dropped
 
 
 def note_resume(output_dir: Path, checkpoint: Checkpoint) -> list[dict]:

@@ -115,7 +115,7 @@ def continue_logs(output_dir: Path, resumed: Checkpoint, loggers: list) -> list[
         return []
     for logger in loggers:
         if isinstance(logger, CSVLogger):
-            continue_csv_log(logger, resumed.global_step)
+            continue_csv_log(logger, resumed.global_step, resumed.contents.get("unlogged_row", {}))
     return note_resume(output_dir, resumed)
 
 
