@@ -65,7 +65,7 @@ def prepared_photos(tmp_path: Path) -> list[str]:
         ("digits", "a random step"),
         ("prepared photos", "a random step"),
         ("digits", "epoch 0"),
-        ("digits", "a step, before its row is written"),
+        ("digits", "a step's checkpoint"),
     ],
 )
 def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
@@ -74,8 +74,8 @@ def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
     Killed after epoch 0's checkpoint, with the step checkpoints falling on each epoch's
     last batch (digits: 20 batches): the checkpoint is the epoch-end one, written after
     validation, and the next epoch's running metrics start from zero. Lightning writes a
-    batch's log row after the step checkpoint it saves there: the last case leaves the
-    killed run's log as a kill between the two does (the row and all after it gone)."""
+    batch's or an epoch's log row after the checkpoint saved at its end: the last two
+    cases leave the killed run's log as a kill between the two does."""
     overrides = [*SHORT, "trainer.deterministic=true"]
     if data == "prepared photos":
         overrides += prepared_photos(tmp_path)
@@ -96,9 +96,10 @@ def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
     print(f"killed {delay:.2f} s after the first checkpoint; resuming from step {step}")
     final = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
     assert kill_after != "epoch 0" or step == final["global_step"] // 2, "not epoch 0's end"
-    if kill_after == "a step, before its row is written":
+    if kill_after == "a step's checkpoint":
         assert step % 3 == 0 and step % (final["global_step"] // 2) != 0, "not a step's"
-        unwritten(tmp_path / "killed" / "csv" / "metrics.csv", from_step=step - 1)
+    if kill_after != "a random step":
+        unwritten(tmp_path / "killed" / "csv" / "metrics.csv", step - 1)
 
     resumed = run_script("train.py", *overrides, f"resume={tmp_path / 'killed'}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -112,15 +113,17 @@ def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
     assert json.loads((tmp_path / "killed" / "results.json").read_text())["resumed_from"]
 
 
-def unwritten(metrics_csv: Path, from_step: int) -> None:
-    """Remove the rows of ``metrics_csv`` from step ``from_step`` on."""
+def unwritten(metrics_csv: Path, step: int) -> None:
+    """Remove the last row of ``metrics_csv`` logged at ``step`` and all after it: the
+    log of a run killed right after a checkpoint, before Lightning wrote that row."""
     with open(metrics_csv, newline="") as f:
         reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, [r for r in reader if int(r["step"]) < from_step]
+        fields, rows = reader.fieldnames, list(reader)
+    last = max(i for i, row in enumerate(rows) if int(row["step"]) == step)
     with open(metrics_csv, "w", newline="") as f:
         out = csv.DictWriter(f, fieldnames=fields)
         out.writeheader()
-        out.writerows(rows)
+        out.writerows(rows[:last])
 
 
 def test_a_loader_resumed_mid_epoch_gives_the_same_batches_with_workers():

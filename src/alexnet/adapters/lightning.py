@@ -5,10 +5,11 @@
   batch is drawn. Lightning restores that count into its fit loop's progress tracker;
   its only public route to it is for stateful data loaders (``state_dict`` on the
   loader), which would put the epoch order into a second place in the checkpoint.
-- **The training step's log row, before it is logged.** A step checkpoint is written
-  in the ``on_train_batch_end`` hooks, and Lightning logs (and flushes) that batch's
-  row only after them: a process killed in between resumes after a batch whose row is
-  nowhere. The row is read from the logger connector's results, as Lightning then logs it.
+- **A log row before it is logged.** Checkpoints are written in the
+  ``on_train_batch_end`` and ``on_train_epoch_end`` hooks, and Lightning logs (and
+  flushes) the batch's or the epoch's row only after them: a process killed in between
+  resumes past a row that is nowhere. The row is read from the logger connector's
+  results, as Lightning then logs it.
 - **A model summary of part of the module.** ``ModelSummary`` summarises the whole
   LightningModule, metric modules included; the rows are chosen in its private
   ``_summary`` hook and kept in the summary's ``_layer_summary``.
@@ -25,21 +26,25 @@ def batches_done_in_epoch(trainer: L.Trainer) -> int:
     return trainer.fit_loop.epoch_loop.batch_progress.current.ready
 
 
-def unlogged_step_row(trainer: L.Trainer) -> dict[str, float | int]:
-    """In a training batch's ``on_train_batch_end`` hooks: the row Lightning logs for it
-    after them (its metrics, ``epoch`` and ``step``, as the CSV logger writes them);
-    elsewhere, or when no row is logged for the batch, {}."""
-    progress = trainer.fit_loop.epoch_loop.batch_progress.current
-    connector = trainer._logger_connector
-    if not trainer.training or progress.processed != progress.completed + 1:
+def unlogged_row(trainer: L.Trainer) -> dict[str, float | int]:
+    """In the hooks where checkpoints are saved, ``on_train_batch_end`` and
+    ``on_train_epoch_end``: the row Lightning logs after them (the batch's or the epoch's
+    metrics, ``epoch`` and ``step``, as the CSV logger writes them); elsewhere, or when
+    no row is logged there, {}."""
+    fit, connector = trainer.fit_loop, trainer._logger_connector
+    batches, epochs = fit.epoch_loop.batch_progress.current, fit.epoch_progress.current
+    if not trainer.training:
         return {}
-    if trainer.fit_loop._should_accumulate() or not connector.should_update_logs:
+    if batches.processed == batches.completed + 1:  # in a batch's end hooks
+        if fit._should_accumulate() or not connector.should_update_logs:
+            return {}
+        step = fit.epoch_loop._batches_that_stepped
+    elif epochs.processed == epochs.completed + 1:  # in an epoch's end hooks
+        step = fit.epoch_loop._batches_that_stepped - 1  # as Lightning logs epoch rows
+    else:
         return {}
     row = convert_tensors_to_scalars(connector.metrics["log"])
-    if not row:
-        return {}
-    step = trainer.fit_loop.epoch_loop._batches_that_stepped
-    return {**row, "epoch": trainer.current_epoch, "step": step}
+    return {**row, "epoch": trainer.current_epoch, "step": step} if row else {}
 
 
 class SubmoduleSummary:

@@ -13,7 +13,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from alexnet.adapters.lightning import unlogged_step_row
+from alexnet.adapters.lightning import unlogged_row
 
 
 def random_states() -> dict:
@@ -42,7 +42,7 @@ class ExactResume(L.Callback):
     the first training batch starts (after the sanity check and the loaders' set-up).
     Also writes the loggers' buffered rows when a checkpoint is saved, so that the logs
     on disk reach at least as far as the checkpoint a resumed run starts from, and keeps
-    in a step checkpoint the row of its batch that Lightning logs only after saving it
+    in a checkpoint the row of its batch or epoch that Lightning logs only after saving it
     (``unlogged_row``: alexnet.faults.resume adds it to the CSV log if it is missing)."""
 
     def __init__(self):
@@ -54,7 +54,7 @@ class ExactResume(L.Callback):
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module, checkpoint: dict) -> None:
         for logger in trainer.loggers:
             logger.save()
-        checkpoint["unlogged_row"] = unlogged_step_row(trainer)
+        checkpoint["unlogged_row"] = unlogged_row(trainer)
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.to_restore = state_dict.get("random_states")

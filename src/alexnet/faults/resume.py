@@ -5,8 +5,8 @@ alexnet.run.resolvers.run_dir), and a run whose directory already holds
 ``checkpoints/last.ckpt`` — resumed that way, or requeued by SLURM — continues from it.
 ``ckpt_path=`` resumes from any checkpoint into a new directory. The directory notes
 each resume in ``resumes.json``; the CSV log keeps its rows up to the checkpoint (the
-resumed run writes the later ones again; the row of a step checkpoint's own batch, which
-Lightning writes after saving it, comes from the checkpoint if the kill came first),
+resumed run writes the later ones again; the row of the checkpoint's own batch or epoch,
+which Lightning writes after saving it, comes from the checkpoint if the kill came first),
 TensorBoard purges its later events, and W&B keeps the first value logged at a step.
 """
 
