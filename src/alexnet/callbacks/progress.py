@@ -34,6 +34,7 @@ class PlainProgressBar(ProgressBar):
         self.every_s, self.enabled = every_s, True
         self.last_line = self.started = 0.0
         self.images = 0
+        self.first_batch: int | None = None  # this process's first batch of the epoch
 
     def disable(self) -> None:
         self.enabled = False
@@ -45,22 +46,29 @@ class PlainProgressBar(ProgressBar):
         if self.enabled:
             inform(text)
 
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        # (a run resumed mid-epoch starts without on_train_epoch_start)
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module) -> None:
         self.started = self.last_line = time.monotonic()
-        self.images = 0
+        self.images, self.first_batch = 0, None
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.images += len(batch[1])
         now = time.monotonic()
         total = self.total_train_batches
         done = batch_idx + 1
+        if self.first_batch is None:
+            self.first_batch = batch_idx
         if now - self.last_line < self.every_s and done != total:
             return
         self.last_line = now
         elapsed = max(now - self.started, 1e-9)
         metrics = self.get_metrics(trainer, pl_module)
         loss = metrics.get("train/loss_step")
-        eta = elapsed / done * (total - done) if isinstance(total, int) else 0.0
+        rate = (done - self.first_batch) / elapsed  # batches a second, here
+        eta = (total - done) / rate if isinstance(total, int) else 0.0
         self._print(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} step {done}/{total}"
             + (f" loss {float(loss):.4f}" if loss is not None else "")
