@@ -13,6 +13,7 @@ TensorBoard purges its later events, and W&B keeps the first value logged at a s
 import csv
 import datetime
 import json
+import warnings
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -53,7 +54,9 @@ def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict)
     if written and not any({k: v for k, v in row.items() if v} == written for row in kept):
         kept.append(written)
         fields = list({*fields, *written})
-    logger.experiment  # noqa: B018  (creating Lightning's writer deletes the file)
+    with warnings.catch_warnings():  # "Previous log files ... will be deleted": not these
+        warnings.filterwarnings("ignore", message=r".*Previous log files in this directory")
+        logger.experiment  # noqa: B018  (creating Lightning's writer deletes the file)
     with open(metrics_csv, "w", newline="") as f:  # the logger continues from its header
         out = csv.DictWriter(f, fieldnames=sorted(fields))
         out.writeheader()
