@@ -33,8 +33,7 @@ class PlainProgressBar(ProgressBar):
         super().__init__()
         self.every_s, self.enabled = every_s, True
         self.last_line = self.started = 0.0
-        self.images = 0
-        self.first_batch: int | None = None  # this process's first batch of the epoch
+        self.images = self.batches = 0  # this epoch's, in this process
 
     def disable(self) -> None:
         self.enabled = False
@@ -52,22 +51,21 @@ class PlainProgressBar(ProgressBar):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module) -> None:
         self.started = self.last_line = time.monotonic()
-        self.images, self.first_batch = 0, None
+        self.images = self.batches = 0
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.images += len(batch[1])
+        self.batches += 1
         now = time.monotonic()
         total = self.total_train_batches
         done = batch_idx + 1
-        if self.first_batch is None:
-            self.first_batch = batch_idx
         if now - self.last_line < self.every_s and done != total:
             return
         self.last_line = now
         elapsed = max(now - self.started, 1e-9)
         metrics = self.get_metrics(trainer, pl_module)
         loss = metrics.get("train/loss_step")
-        rate = (done - self.first_batch) / elapsed  # batches a second, here
+        rate = self.batches / elapsed  # batches a second, here
         eta = (total - done) / rate if isinstance(total, int) else 0.0
         self._print(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} step {done}/{total}"

@@ -37,19 +37,18 @@ def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
     return None
 
 
-def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict) -> int:
+def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict) -> None:
     """Keep the rows of ``logger``'s existing metrics.csv before ``step`` (the resumed
     run writes the others again), add the checkpoint's ``unlogged_row`` if the killed
-    run died before writing it, and let the logger append to them; how many went.
+    run died before writing it, and let the logger append to them.
     (Lightning's CSV writer deletes an existing file when it starts.)"""
     metrics_csv = Path(logger.log_dir) / "metrics.csv"
     if not metrics_csv.is_file():
-        return 0
+        return
     with open(metrics_csv, newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = list(reader.fieldnames or []), list(reader)
     kept = [row for row in rows if not row.get("step") or int(row["step"]) < step]
-    dropped = len(rows) - len(kept)
     written = {k: str(v) for k, v in unlogged_row.items()}
     if written and not any({k: v for k, v in row.items() if v} == written for row in kept):
         kept.append(written)
@@ -61,7 +60,6 @@ def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict)
         out = csv.DictWriter(f, fieldnames=sorted(fields))
         out.writeheader()
         out.writerows(kept)
-    return dropped
 
 
 def note_resume(output_dir: Path, checkpoint: Checkpoint) -> list[dict]:
