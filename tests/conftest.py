@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from alexnet.run.cli import compose
+from alexnet.run.cli import compose, spec_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
@@ -85,6 +85,11 @@ def _quiet_offline_wandb(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+
+
+def run_task(task, cfg: DictConfig):
+    """``task`` run on the composed ``cfg`` as its command runs it: on its spec."""
+    return task(spec_of(task, cfg))
 
 
 def compose_config(run_dir: Path, *overrides: str, config_name: str = "train") -> DictConfig:
@@ -165,7 +170,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[str]]:
         "trainer.enable_progress_bar=false",
         f"paths.data_dir={tmp / 'data_dir'}",  # composed before a test's ALEXNET_DATA_DIR
     )
-    train(cfg)
+    run_task(train, cfg)
     return tmp / "run" / "checkpoints" / "last.ckpt", data
 
 

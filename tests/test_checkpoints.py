@@ -10,16 +10,16 @@ import pytest
 import torch
 import torchvision
 
+from alexnet.builder import load_model
 from alexnet.checkpoints import net_state_dict, read_checkpoint
-from alexnet.checkpoints.upgrade import upgrade
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import load_model
+from alexnet.errors import UserError
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features
 from alexnet.tasks.predict import predict
 from alexnet.tasks.train import train
-from conftest import compose_config, error_line, run_script
+from alexnet.tasks.upgrade import upgrade
+from conftest import compose_config, error_line, run_script, run_task
 from fixtures import write_class_tree, write_image
 
 
@@ -86,7 +86,9 @@ def entry_point_configs(tmp_path: Path, ckpt: Path, data: list[str]) -> dict:
     """The task and config of every path that reads a checkpoint."""
     image = write_image(tmp_path / "x.png")
     quiet = ["trainer.enable_progress_bar=false", "logger=csv", "callbacks=none"]
-    train_data = ["data=image_folder", *data, "model=alexnet_mini", "trainer.max_epochs=1"]
+    train_data = [
+        "data=image_folder", *data, "model=alexnet_mini", "trainer.max_epochs=1", "data.batch_size=4"
+    ]  # fmt: skip
     return {
         "train_resume": (train, "train", [*train_data, *quiet, f"ckpt_path={ckpt}"]),
         "train_init_from": (train, "train", [*train_data, *quiet, f"init_from={ckpt}"]),
@@ -117,7 +119,7 @@ def test_every_task_refuses_every_crafted_checkpoint(crafted, kind, entry, tmp_p
     files, marker, data = crafted
     task, config_name, overrides = entry_point_configs(tmp_path, files[kind], data)[entry]
     with pytest.raises(UserError) as refused:
-        task(compose_config(tmp_path / "run", *overrides, config_name=config_name))
+        run_task(task, compose_config(tmp_path / "run", *overrides, config_name=config_name))
     assert "\n" not in str(refused.value)
     assert not marker.exists()
 
@@ -164,10 +166,8 @@ def test_old_checkpoints_are_refused_with_the_command_that_converts_them(trained
     old = old_format(ckpt, tmp_path / "old.ckpt", data[0].split("=", 1)[1])
     result = run_script("eval.py", f"ckpt_path={old}", cwd=tmp_path)
     assert result.returncode == 2
-    assert f"python -m alexnet.checkpoints upgrade {old}" in error_line(result)
-    result = run_script(
-        "-m alexnet.checkpoints", "upgrade", str(old), str(tmp_path / "new.ckpt"), cwd=tmp_path
-    )
+    assert f"python -m alexnet.upgrade {old}" in error_line(result)
+    result = run_script("-m alexnet.upgrade", str(old), str(tmp_path / "new.ckpt"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     converted, original = load_model(tmp_path / "new.ckpt"), load_model(ckpt)
     assert converted.record.model == original.record.model
@@ -221,7 +221,7 @@ def test_torchvision_alexnet_loads_a_trained_alexnet_torchvision_checkpoint(tmp_
         "callbacks=[model_checkpoint]",
         "trainer.enable_progress_bar=false",
     )
-    train(cfg)
+    run_task(train, cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     reference = torchvision.models.alexnet(num_classes=2)
     reference.load_state_dict(net_state_dict(ckpt))  # the README's call
@@ -250,7 +250,7 @@ def test_every_entry_point_reads_its_checkpoint_once(trained, entry, tmp_path, m
         return load(f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "load", counted_load)
-    task(cfg)
+    run_task(task, cfg)
     assert reads.count(ckpt.resolve()) == 1
 
 
@@ -268,6 +268,6 @@ def test_last_checkpoint_holds_the_final_step_when_the_last_epoch_did_not_improv
         "logger=csv",
         "trainer.enable_progress_bar=false",
     )
-    train(cfg)
+    run_task(train, cfg)
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["global_step"], last["epoch"]) == (10, 2)  # both epochs completed

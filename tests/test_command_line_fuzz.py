@@ -7,8 +7,9 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
+from alexnet.errors import EXIT_USER_ERROR
 from alexnet.run.cli import run_hydra
-from alexnet.run.errors import EXIT_USER_ERROR
+from alexnet.spec import TrainSpec
 from conftest import CONFIG_DIR, compose_config
 
 SLOW = pytest.mark.slow  # 260 cases, half a second each: `make test-all`; a few in `make test`
@@ -65,7 +66,7 @@ def run_train(argument: str, tmp_path, monkeypatch, capsys) -> tuple[int, str]:
     monkeypatch.setenv("ALEXNET_ROOT", str(tmp_path))
     monkeypatch.setattr(sys, "argv", ["train.py", argument])
 
-    def task(cfg):
+    def task(spec: TrainSpec):
         pytest.fail(f"{argument}: the run started")
 
     with pytest.raises(SystemExit) as stopped:

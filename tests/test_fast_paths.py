@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from alexnet.builder import load_model
+from alexnet.errors import UserError
 from alexnet.fast import CompiledForward, compile_net
 from alexnet.models import AlexNet
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import load_model
 from alexnet.tasks.train import train
-from conftest import compose_config
+from conftest import compose_config, run_task
 
 SHORT = [
     "trainer.max_epochs=1",
@@ -79,7 +79,7 @@ def test_training_with_compile_and_channels_last(tmp_path):
     torch._dynamo.reset()
     before = compiled_graphs()
     cfg = compose_config(tmp_path, *SHORT, "compile=aot_eager", "channels_last=true")
-    metrics = train(cfg)
+    metrics = run_task(train, cfg)
     assert metrics["train/loss_epoch"] > 0 and compiled_graphs() > before
     loaded = load_model(tmp_path / "checkpoints" / "last.ckpt")
     assert not isinstance(loaded.net.forward, CompiledForward)  # loads plain
@@ -88,7 +88,7 @@ def test_training_with_compile_and_channels_last(tmp_path):
 @pytest.mark.slow
 def test_training_with_inductor(tmp_path):
     """The real compiler (C++ code generation on the CPU): minutes on 2 cores."""
-    assert train(compose_config(tmp_path, *SHORT, "compile=true"))["train/loss_epoch"] > 0
+    assert run_task(train, compose_config(tmp_path, *SHORT, "compile=true"))["train/loss_epoch"] > 0
 
 
 def final_weights(run_dir) -> dict:
@@ -101,8 +101,9 @@ def final_weights(run_dir) -> dict:
 def test_deterministic_mode_repeats_exactly(model, tmp_path):
     runs = []
     for name in ("a", "b"):
-        train(
-            compose_config(tmp_path / name, *SHORT, f"model={model}", "trainer.deterministic=true")
+        run_task(
+            train,
+            compose_config(tmp_path / name, *SHORT, f"model={model}", "trainer.deterministic=true"),
         )
         runs.append(final_weights(tmp_path / name))
     assert runs[0].keys() == runs[1].keys()

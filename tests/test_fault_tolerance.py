@@ -18,11 +18,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from alexnet.data.sampling import KeyedSamples, ResumableLoader, ShardSampler
-from alexnet.faults.atomic_io import atomic_save
+from alexnet.checkpoints.io import atomic_save
+from alexnet.data.loading.sampling import KeyedSamples, ResumableLoader, ShardSampler
+from alexnet.errors import EXIT_DIVERGED, EXIT_HUNG, EXIT_LOST_PROCESS
 from alexnet.models import create_model
 from alexnet.module import ClassifierModule
-from alexnet.run.errors import EXIT_DIVERGED, EXIT_HUNG, EXIT_LOST_PROCESS
 from conftest import (
     error_line,
     max_abs_difference,
@@ -264,7 +264,7 @@ def test_a_checkpoint_killed_while_being_written_leaves_the_previous_one(tmp_pat
         [
             sys.executable,
             "-c",
-            "import sys, torch; from alexnet.faults.atomic_io import atomic_save; "
+            "import sys, torch; from alexnet.checkpoints.io import atomic_save; "
             "atomic_save({'generation': 2, 'weights': torch.ones(100_000_000)}, sys.argv[1])",
             str(last),
         ]

@@ -8,7 +8,7 @@ from alexnet.data import CIFAR10DataModule
 from alexnet.fast import compile_net, to_channels_last
 from alexnet.models import LocalResponseNorm, create_model
 from alexnet.tasks.train import train
-from conftest import compose_config
+from conftest import compose_config, run_task
 
 pytestmark = pytest.mark.gpu
 CUDA = torch.device("cuda")
@@ -33,7 +33,7 @@ def batches(seed: int = 0, count: int = 4, size: int = 32):
 
 
 def test_training_on_the_gpu_learns(tmp_path):
-    metrics = train(compose_config(tmp_path, *QUICK))
+    metrics = run_task(train, compose_config(tmp_path, *QUICK))
     assert metrics["test/acc"] > 0.8  # digits, 3 epochs, bf16-mixed, channels_last
 
 
@@ -114,8 +114,8 @@ def test_on_device_training_metrics_equal_the_dataloader_paths(tmp_path, cifar10
         "trainer.precision=32-true",
         "data.num_workers=0",
     ]
-    plain = train(compose_config(tmp_path / "plain", *common))
-    device = train(compose_config(tmp_path / "device", *common, "data.on_device=true"))
+    plain = run_task(train, compose_config(tmp_path / "plain", *common))
+    device = run_task(train, compose_config(tmp_path / "device", *common, "data.on_device=true"))
     assert device["test/acc"] == pytest.approx(plain["test/acc"], abs=0.05)
 
 
@@ -124,10 +124,11 @@ def test_predict_and_export_on_cuda(tmp_path):
     from alexnet.tasks.predict import predict
     from fixtures import write_image
 
-    train(compose_config(tmp_path / "run", *QUICK, "trainer.max_epochs=1", "test=false"))
+    run_task(train, compose_config(tmp_path / "run", *QUICK, "trainer.max_epochs=1", "test=false"))
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     image = write_image(tmp_path / "x.png")
-    (result,) = predict(
+    (result,) = run_task(
+        predict,
         compose_config(
             tmp_path / "predict",
             f"ckpt_path={ckpt}",
@@ -135,17 +136,18 @@ def test_predict_and_export_on_cuda(tmp_path):
             "device=cuda",
             "gradcam=true",
             config_name="predict",
-        )
+        ),
     )
     assert len(result["top"]) == 5 and result["gradcam"]
-    written = export(
+    written = run_task(
+        export,
         compose_config(
             tmp_path / "export",
             f"ckpt_path={ckpt}",
             "formats=[pt2]",
             f"out={tmp_path / 'export'}",
             config_name="export",
-        )
+        ),
     )
     program = torch.export.load(str(written[0]))
     x = torch.randn(2, 1, 32, 32)
@@ -155,7 +157,7 @@ def test_predict_and_export_on_cuda(tmp_path):
 def test_prepared_squares_are_cut_on_the_gpu_as_on_the_cpu():
     """Evaluation patches (centre, ten) equal the CPU's; training crops on the device
     are crops of the square and its reflection, with the colour noise on top."""
-    from alexnet.data.on_device import SquaresPipeline, random_crop
+    from alexnet.data.loading.on_device import SquaresPipeline, random_crop
 
     squares = torch.randint(0, 256, (8, 3, 37, 37), dtype=torch.uint8)
     for views in ("center", "ten_crop"):
@@ -172,7 +174,7 @@ def test_jpeg_shards_decode_on_the_gpu_as_on_the_cpu(tmp_path):
     and dtype, the pixels within torchvision's own bound for it (a mean absolute
     difference under 2 levels an image, its test_decode_jpeg_cuda)."""
     from alexnet.data import ImageFolderDataModule
-    from alexnet.data.on_device import to_device
+    from alexnet.data.loading.on_device import to_device
     from fixtures import write_class_tree
 
     photos = write_class_tree(tmp_path / "photos", ["cat", "dog"], 8)

@@ -8,7 +8,7 @@ import pytest
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
-from alexnet.run.loggers import ContinuingCSVLogger, instantiate_loggers, wandb_has_credentials
+from alexnet.loggers import ContinuingCSVLogger, instantiate_loggers, wandb_has_credentials
 
 WANDB_CFG = {
     "wandb": {

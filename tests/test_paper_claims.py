@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from alexnet.data import FashionMNISTDataModule
-from alexnet.data.fashion_mnist import read_idx
+from alexnet.data.datasets.fashion_mnist import read_idx
+from alexnet.errors import UserError
 from alexnet.models import LocalResponseNorm, create_model
-from alexnet.run.errors import UserError
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))

@@ -14,7 +14,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from alexnet.tasks.train import train
-from conftest import ROOT, compose_config, max_abs_difference, run_script, wait_for_glob
+from conftest import ROOT, compose_config, max_abs_difference, run_script, run_task, wait_for_glob
 
 QUICK = ["trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "~callbacks.progress_bar"]
 
@@ -24,7 +24,7 @@ def digits_run(tmp_path_factory):
     """What `make train` leaves: the default run, loggers and callbacks as they are, for two
     epochs."""
     run = tmp_path_factory.mktemp("digits") / "run"
-    train(compose_config(run, "trainer.max_epochs=2"))
+    run_task(train, compose_config(run, "trainer.max_epochs=2"))
     yield run
     shutil.rmtree(run.parent)
 
@@ -137,7 +137,9 @@ def learning_rates(run) -> list[float]:
     ids=["sgd-none", "sgd-step", "adamw"],
 )
 def test_schedules_and_optimizers_train(overrides, expected, tmp_path):
-    train(compose_config(tmp_path, *QUICK, "trainer.max_epochs=3", "logger=csv", *overrides))
+    run_task(
+        train, compose_config(tmp_path, *QUICK, "trainer.max_epochs=3", "logger=csv", *overrides)
+    )
     assert learning_rates(tmp_path) == pytest.approx(expected)
     saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     group = saved["optimizer_states"][0]["param_groups"][0]
@@ -156,10 +158,11 @@ def test_plateau_lowers_the_rate_when_validation_stops_improving(tmp_path):
         "+scheduler.eps=0",
         "optimizer.lr=1e-9",
     ]
-    train(
+    run_task(
+        train,
         compose_config(
             tmp_path, *QUICK, "trainer.max_epochs=4", "logger=csv", "model.norm=none", *overrides
-        )
+        ),
     )
     assert learning_rates(tmp_path) == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11], rel=1e-6)
 
@@ -168,7 +171,8 @@ def test_label_smoothing_changes_the_loss(tmp_path):
     losses = []
     for smoothing in (0.0, 0.3):
         run = tmp_path / str(smoothing)
-        train(
+        run_task(
+            train,
             compose_config(
                 run,
                 *QUICK,
@@ -177,7 +181,7 @@ def test_label_smoothing_changes_the_loss(tmp_path):
                 "test=false",
                 f"label_smoothing={smoothing}",
                 "trainer.log_every_n_steps=1",
-            )
+            ),
         )
         with open(run / "csv" / "metrics.csv") as f:
             losses.append(

@@ -8,15 +8,15 @@ import torch
 from PIL import Image
 from torch import nn
 
+from alexnet.builder import load_model
+from alexnet.errors import UserError
 from alexnet.models import ModelInfo, create_model, register_model
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features
 from alexnet.tasks.predict import predict
 from alexnet.tasks.train import train
-from conftest import compose_config
+from conftest import compose_config, run_task
 from fixtures import write_class_tree, write_image
 
 
@@ -73,7 +73,8 @@ def test_a_registered_model_goes_through_every_tool(tmp_path):
         "data.num_workers=0",
         "data.batch_size=4",
     ]
-    train(
+    run_task(
+        train,
         compose_config(
             tmp_path / "run",
             "~model",
@@ -82,17 +83,20 @@ def test_a_registered_model_goes_through_every_tool(tmp_path):
             "trainer.max_epochs=2",
             "logger=csv",
             "trainer.enable_progress_bar=false",
-        )
+        ),
     )
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     loaded = load_model(ckpt)
     assert isinstance(loaded.net, TinyNet) and loaded.record.model.kwargs["width"] == 6
 
-    metrics = evaluate(compose_config(tmp_path / "eval", f"ckpt_path={ckpt}", config_name="eval"))
+    metrics = run_task(
+        evaluate, compose_config(tmp_path / "eval", f"ckpt_path={ckpt}", config_name="eval")
+    )
     assert set(metrics) == {"test/acc", "test/acc_top5", "test/loss"}
 
     image = write_image(tmp_path / "x.png", size=(40, 30))
-    (predicted,) = predict(
+    (predicted,) = run_task(
+        predict,
         compose_config(
             tmp_path / "predict",
             f"ckpt_path={ckpt}",
@@ -100,29 +104,31 @@ def test_a_registered_model_goes_through_every_tool(tmp_path):
             "gradcam=true",
             "device=cpu",
             config_name="predict",
-        )
+        ),
     )
     assert len(predicted["top"]) == 3
     assert Image.open(predicted["gradcam"]).format == "PNG"
 
     saved = torch.load(
-        extract_features(
+        run_task(
+            extract_features,
             compose_config(
                 tmp_path / "features", f"ckpt_path={ckpt}", "device=cpu", config_name="features"
-            )
+            ),
         ),
         weights_only=True,
     )
     assert saved["features"].shape[1] == 12 and saved["layer"] == "body.7"  # its own width
 
-    onnx_path, recipe = export(
+    onnx_path, recipe = run_task(
+        export,
         compose_config(
             tmp_path / "export",
             f"ckpt_path={ckpt}",
             "formats=[onnx]",
             f"out={tmp_path / 'export'}",
             config_name="export",
-        )
+        ),
     )
     import onnxruntime
 
@@ -154,7 +160,7 @@ def test_fine_tuning_from_a_checkpoint_replaces_the_head(trained, tmp_path):
         "trainer.enable_progress_bar=false",
     )
     start = load_model(ckpt).net
-    train(cfg)
+    run_task(train, cfg)
     tuned = load_model(tmp_path / "run" / "checkpoints" / "last.ckpt").net
     torch.testing.assert_close(tuned.features[0].weight, start.features[0].weight)  # frozen
     assert tuned.classifier[6].out_features == 4

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from alexnet.report import Run, find_runs, read_run
+from alexnet.tasks.report import Run, find_runs, read_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from claims import CLAIMS, SEEDS_NEEDED, Claim  # noqa: E402

@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from alexnet.run.console import warn
-from alexnet.run.errors import UserError
+from alexnet.console import warn
+from alexnet.errors import UserError
 
 
 def _first_line(err: Exception) -> str:

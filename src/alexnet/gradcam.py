@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from alexnet.run.errors import UserError
+from alexnet.errors import UserError
 
 
 def gradcam(

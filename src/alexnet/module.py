@@ -13,10 +13,10 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from alexnet.data.sampling import IGNORE
+from alexnet.console import warn
+from alexnet.data.loading.sampling import IGNORE
+from alexnet.errors import Diverged, UserError
 from alexnet.fast import compile_net, to_channels_last
-from alexnet.run.console import warn
-from alexnet.run.errors import Diverged, UserError
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 #: The evaluation stages: validation, test, and the training subset tested in eval mode.
@@ -41,7 +41,8 @@ class ClassifierModule(L.LightningModule):
     (the DataModule's ``train_eval_size``) is logged as ``train_eval/*``. ``optimizer``
     and ``scheduler`` are factories (Hydra ``_partial_`` configs); ``class_names`` name
     the classes in figures. ``compile`` (True or a torch.compile backend name) and
-    ``channels_last`` are opt-in speed-ups.
+    ``channels_last`` are opt-in speed-ups. ``label_map`` (evaluation): the net's class of
+    each of the data's labels, for data with some of the net's classes.
     A non-finite loss, gradient or weight raises :class:`Diverged` (after skipping at
     most ``max_nonfinite_steps`` steps whose loss is not finite).
     """
@@ -58,13 +59,18 @@ class ClassifierModule(L.LightningModule):
         compile: bool | str = False,
         channels_last: bool = False,
         max_nonfinite_steps: int = 0,
+        label_map: list[int] | None = None,
     ):
         super().__init__()
         if optimizer is not None:  # None: evaluation only
             _check_optimizer(optimizer)
         if not 0.0 <= label_smoothing < 1.0:
             raise UserError(f"label_smoothing={label_smoothing} must be in [0, 1)")
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.save_hyperparameters(
+            ignore=["net", "optimizer", "scheduler", "label_map"], logger=False
+        )
+        # evaluation on data whose labels index some of the net's classes (by name)
+        self.label_map = torch.tensor(label_map) if label_map is not None else None
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -118,6 +124,11 @@ class ClassifierModule(L.LightningModule):
         """Loss and logits of a batch, logged with the ``stage``'s metrics; None for a
         training batch whose loss is not finite and may be skipped."""
         images, targets = batch
+        if self.label_map is not None:
+            known = targets != IGNORE
+            targets = torch.where(
+                known, self.label_map.to(targets.device)[targets * known], targets
+            )
         logits = self.logits(images)
         smoothing = self.hparams.label_smoothing if stage == "train" else 0.0  # a training aid
         losses = F.cross_entropy(logits, targets, label_smoothing=smoothing, reduction="none")

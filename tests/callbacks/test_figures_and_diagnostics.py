@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from alexnet.tasks.train import train
-from conftest import compose_config
+from conftest import compose_config, run_task
 from fixtures import read_wandb_log
 
 SHORT = [
@@ -19,7 +19,7 @@ SHORT = [
 
 
 def test_figures_are_pngs_in_the_run_dir_and_in_wandb(tmp_path):
-    train(compose_config(tmp_path, *SHORT, "logger=wandb"))
+    run_task(train, compose_config(tmp_path, *SHORT, "logger=wandb"))
     names = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
     assert names == [
         "confusion_matrix_epoch001.png",
@@ -47,7 +47,7 @@ def test_every_n_epochs_draws_each_chosen_epoch(tmp_path):
         "callbacks.conv1_filters.every_n_epochs=1",
         "~callbacks.validation_predictions",
     ]
-    train(compose_config(tmp_path, *overrides))
+    run_task(train, compose_config(tmp_path, *overrides))
     names = sorted(p.name for p in (tmp_path / "figures").glob("conv1_filters*"))
     assert names == ["conv1_filters_epoch000.png", "conv1_filters_epoch001.png"]
 
@@ -60,7 +60,7 @@ def test_diagnostics_log_activation_stats_and_gradient_norms(tmp_path):
         "callbacks.training_diagnostics.every_n_steps=2",
         "trainer.log_every_n_steps=1",
     ]
-    train(compose_config(tmp_path, *overrides))
+    run_task(train, compose_config(tmp_path, *overrides))
     with open(tmp_path / "csv" / "metrics.csv") as f:
         rows = [row for row in csv.DictReader(f) if row.get("act/features.2/dead")]
     assert rows, "no activation statistics were logged"

@@ -5,10 +5,10 @@ import pytest
 from PIL import Image
 
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.files import load_rgb
-from alexnet.run.errors import UserError
+from alexnet.data.storage.files import load_rgb
+from alexnet.errors import UserError
 from alexnet.tasks.train import train
-from conftest import compose_config, error_line, run_script
+from conftest import compose_config, error_line, run_script, run_task
 from fixtures import write_class_tree, write_image
 
 ODD_MODES = {
@@ -97,7 +97,7 @@ def test_truncated_is_used_and_unreadable_are_skipped_and_listed(tmp_path, capfd
         "callbacks=none",
         "logger=csv",
     )
-    train(cfg)
+    run_task(train, cfg)
     skipped = "warning: skipped 2 unreadable image files (empty, corrupt or too large)"
     assert skipped in capfd.readouterr().err
     listed = [

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from alexnet.data import CIFAR10DataModule, DigitsDataModule
-from alexnet.data.splits import stratified_split
-from alexnet.run.errors import UserError
+from alexnet.data.loading.splits import stratified_split
+from alexnet.errors import UserError
 from fixtures import CIFAR_CLASSES, NO_NETWORK, set_environment
 
 

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from alexnet.data import ImageFolderDataModule
-from alexnet.data.files import MAX_PIXELS, load_rgb, read_headers, scan_class_folders
-from alexnet.data.header_cache import cached_headers
-from alexnet.run.errors import UserError
+from alexnet.data.storage.files import MAX_PIXELS, load_rgb, read_headers, scan_class_folders
+from alexnet.data.storage.header_cache import cached_headers
+from alexnet.errors import UserError
 from fixtures import write_class_tree
 
 INVALID_UTF8 = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes, as old cameras and zips write

@@ -9,8 +9,8 @@ from alexnet.data import (
     ImageNetSubsetDataModule,
     ImagenetteDataModule,
 )
-from alexnet.data.imagenet_subset import read_class_list
-from alexnet.run.errors import UserError
+from alexnet.data.datasets.imagenet_subset import read_class_list
+from alexnet.errors import UserError
 from fixtures import (
     CALTECH_CLASSES,
     NO_NETWORK,

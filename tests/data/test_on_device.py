@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from alexnet.data import CIFAR10DataModule
-from alexnet.data.on_device import DeviceBatches, TensorReader, random_crop_flip
-from alexnet.data.sampling import IGNORE, ShardSampler
+from alexnet.data.loading.on_device import DeviceBatches, TensorReader, random_crop_flip
+from alexnet.data.loading.sampling import IGNORE, ShardSampler
 from alexnet.tasks.train import train
-from conftest import compose_config
+from conftest import compose_config, run_task
 
 
 def test_random_crop_flip_gives_crops_of_the_edge_extended_image_and_flips():
@@ -145,5 +145,5 @@ def test_training_on_device_uses_device_batches(tmp_path, cifar10_root):
         "logger=csv",
     )
     LoaderKind.seen = {}
-    assert train(cfg)["train/loss_epoch"] > 0
+    assert run_task(train, cfg)["train/loss_epoch"] > 0
     assert LoaderKind.seen == {"train": "DeviceBatches", "test": "DeviceBatches"}

@@ -20,18 +20,18 @@ from alexnet.data import (
     ImageNetSubsetDataModule,
     ImagenetteDataModule,
 )
-from alexnet.data.files import load_rgb
-from alexnet.data.on_device import (
+from alexnet.data.loading.on_device import (
     SquaresPipeline,
     crops_by_gather,
     crops_by_slices,
     random_crop,
     to_device,
 )
-from alexnet.data.prepared import MANIFEST, shard_name
-from alexnet.data.sampling import ShardOrderSampler
-from alexnet.data.transforms import PCALighting, eval_transform, train_transform
-from alexnet.run.errors import UserError
+from alexnet.data.loading.sampling import ShardOrderSampler
+from alexnet.data.loading.transforms import PCALighting, eval_transform, train_transform
+from alexnet.data.storage.files import load_rgb
+from alexnet.data.storage.prepared import MANIFEST, shard_name
+from alexnet.errors import UserError
 from conftest import ROOT, run_script, wait_for_glob
 from fixtures import write_caltech101, write_class_tree, write_ilsvrc, write_imagenette
 

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
-from alexnet.data.transforms import (
+from alexnet.data.loading.transforms import (
     IMAGENET_EIGVAL,
     IMAGENET_EIGVEC,
     IMAGENET_MEAN,

@@ -3,6 +3,7 @@ import torch
 import torchvision
 from torch import nn
 
+from alexnet.errors import UserError
 from alexnet.models import (
     AlexNet,
     LocalResponseNorm,
@@ -11,7 +12,6 @@ from alexnet.models import (
     load_torchvision_weights,
     model_info,
 )
-from alexnet.run.errors import UserError
 from fixtures import NO_NETWORK, set_environment
 
 

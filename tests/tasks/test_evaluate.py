@@ -9,14 +9,14 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
+from alexnet.builder import load_model
 from alexnet.data import ImageFolderDataModule
+from alexnet.errors import UserError
 from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from alexnet.run.cli import user_error_in
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
-from conftest import compose_config, run_script
+from conftest import compose_config, run_script, run_task
 from fixtures import (
     IMAGENETTE_WNIDS,
     write_caltech101,
@@ -74,7 +74,7 @@ def test_fast_dev_run_on_each_image_dataset(data, model, tmp_path):
     cfg = compose_config(
         tmp_path / "run", f"data={data}", f"model={model}", *overrides, "debug=fast_dev_run", *QUIET
     )
-    metrics = train(cfg)
+    metrics = run_task(train, cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0
 
 
@@ -86,7 +86,7 @@ def evaluate_with(tmp_path, ckpt, *overrides) -> dict:
         *overrides,
         config_name="eval",
     )
-    return evaluate(cfg)
+    return run_task(evaluate, cfg)
 
 
 def test_eval_writes_metrics_json(trained, tmp_path):

@@ -3,8 +3,9 @@
 import torch
 import torchvision
 
-from alexnet.runspec.builder import build_module, build_net, with_classes
-from alexnet.runspec.spec import run_spec
+from alexnet.builder import build_module, build_net, with_classes
+from alexnet.run.cli import spec_of
+from alexnet.tasks.train import train
 from conftest import compose_config, error_line, run_script
 from fixtures import NO_NETWORK, write_caltech101
 
@@ -28,9 +29,10 @@ def test_finetune_starts_from_imagenet_weights_and_trains_only_the_head(tmp_path
     torch.save(state, cache / "alexnet-owt-7be5be79.pth")
     root = write_caltech101(tmp_path / "data", per_class=8)
     cfg = compose_config(tmp_path / "run", *finetune_overrides(root))
-    spec = with_classes(run_spec(cfg), 4)
-    net = build_net(spec.model)
-    module = build_module(spec, net)
+    spec = spec_of(train, cfg)
+    parts = with_classes(spec.parts(), 4)
+    net = build_net(parts.model)
+    module = build_module(spec, parts, net)
     torch.testing.assert_close(net.features[0].weight, state["features.0.weight"])
     assert net.classifier[6].out_features == 4
     assert not any(p.requires_grad for p in net.features.parameters())

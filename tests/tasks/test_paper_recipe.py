@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from alexnet.builder import load_model
 from alexnet.data import DigitsDataModule, ImageFolderDataModule
-from alexnet.runspec.builder import load_model
 from alexnet.tasks.evaluate import evaluate
 from alexnet.tasks.train import train
-from conftest import ROOT, compose_config
+from conftest import ROOT, compose_config, run_task
 from fixtures import write_class_tree
 
 SHORT = ["trainer.max_epochs=1", "logger=csv", "trainer.enable_progress_bar=false"]
@@ -48,10 +48,12 @@ def test_image_folders_measure_their_mean_for_the_papers_normalisation(tmp_path)
 def test_the_papers_normalisation_travels_in_the_checkpoint(tmp_path):
     """Evaluating the checkpoint rebuilds the same preprocessing: the same test accuracy."""
     cfg = compose_config(tmp_path / "run", "data.normalization=paper", "optimizer.lr=3e-4", *SHORT)
-    trained = train(cfg)
+    trained = run_task(train, cfg)
     ckpt = next((tmp_path / "run" / "checkpoints").glob("epoch_*.ckpt"))
     assert load_model(ckpt).record.preprocessing.std == [1 / 255]
-    evaluated = evaluate(compose_config(tmp_path / "eval", f"ckpt_path={ckpt}", config_name="eval"))
+    evaluated = run_task(
+        evaluate, compose_config(tmp_path / "eval", f"ckpt_path={ckpt}", config_name="eval")
+    )
     assert evaluated["test/acc"] == pytest.approx(trained["test/acc"])
 
 
@@ -63,7 +65,7 @@ def lrn_acting(tmp_path, normalization: str) -> float:
         f"data.normalization={normalization}",
         *SHORT,
     )
-    return train(cfg)["lrn/acting"]
+    return run_task(train, cfg)["lrn/acting"]
 
 
 @pytest.mark.slow
@@ -84,7 +86,7 @@ def test_the_training_error_is_measured_in_eval_mode_from_the_tested_checkpoint(
         "trainer.max_epochs=2",
         *SHORT[1:],
     )
-    metrics = train(cfg)
+    metrics = run_task(train, cfg)
     ckpt = next((tmp_path / "checkpoints").glob("epoch_*.ckpt"))  # the tested (best) one
     net = load_model(ckpt).net
     dm = DigitsDataModule(image_size=32, train_eval_size=200)

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from alexnet.runspec.builder import load_model
+from alexnet.builder import load_model
 from alexnet.tasks.export import export
 from alexnet.tasks.features import extract_features
-from conftest import compose_config, error_line, run_script
+from conftest import compose_config, error_line, run_script, run_task
 from fixtures import write_image
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -73,7 +73,7 @@ def test_predictions_match_the_network(trained, tmp_path):
     cfg = compose_config(
         tmp_path, f"ckpt_path={ckpt}", f"inputs={image}", "device=cpu", config_name="predict"
     )
-    (result,) = predict(cfg)
+    (result,) = run_task(predict, cfg)
     net = load_model(ckpt).net
     with torch.no_grad():
         probs = net(preprocess_by_hand(image, resize=37, crop=32)[None]).softmax(-1)[0]
@@ -90,18 +90,17 @@ def test_features_are_fc7_activations_with_labels(trained, tmp_path, split):
         *data,
         f"split={split}",
         "device=cpu",
-        "+model.input_size=32",
         "data.num_workers=0",
         config_name="features",
     )
-    path = extract_features(cfg)
+    path = run_task(extract_features, cfg)
     saved = torch.load(path, weights_only=True)
     features, labels = saved["features"], saved["labels"]
     assert features.shape == (len(labels), 1024)  # alexnet_mini's fc7 width
     assert features.min() >= 0  # after fc7's ReLU
     assert saved["class_names"] == ["a", "b", "c"] and set(labels.tolist()) <= {0, 1, 2}
     if split == "train":  # no random augmentation: the same features twice
-        again = torch.load(extract_features(cfg), weights_only=True)["features"]
+        again = torch.load(run_task(extract_features, cfg), weights_only=True)["features"]
         torch.testing.assert_close(again, features)
 
 
@@ -120,7 +119,7 @@ def test_exports_give_the_checkpoints_logits(trained, tmp_path):
         "formats=[torchscript,onnx,pt2]",
         config_name="export",
     )
-    ts, onnx_path, pt2, recipe = export(cfg)
+    ts, onnx_path, pt2, recipe = run_task(export, cfg)
     torch.testing.assert_close(torch.jit.load(str(ts))(images), expected)
     session = onnxruntime.InferenceSession(str(onnx_path))
     (logits,) = session.run(["logits"], {"images": images.numpy()})

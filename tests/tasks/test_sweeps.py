@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from alexnet.tasks.train import train
-from conftest import ROOT, compose_config, run_script, run_sweep
+from conftest import ROOT, compose_config, run_script, run_sweep, run_task
 from fixtures import read_wandb_log
 
 FAST = ["debug=fast_dev_run", "data.batch_size=4", "logger=wandb", "callbacks=none"]
@@ -103,10 +103,10 @@ def test_resuming_continues_the_same_wandb_run(tmp_path):
         "~callbacks.progress_bar",
         "logger=wandb",
     ]
-    train(compose_config(first, "trainer.max_epochs=1", *short))
+    run_task(train, compose_config(first, "trainer.max_epochs=1", *short))
     last = first / "checkpoints" / "last.ckpt"
     run_id = torch.load(last, weights_only=True)["wandb_run_id"]
-    train(compose_config(second, "trainer.max_epochs=2", f"ckpt_path={last}", *short))
+    run_task(train, compose_config(second, "trainer.max_epochs=2", f"ckpt_path={last}", *short))
     assert wandb_run(first).run_id == wandb_run(second).run_id == run_id
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from alexnet.tasks.train import train
-from conftest import compose_config
+from conftest import compose_config, run_task
 from fixtures import read_wandb_log
 
 MODELS = ["alexnet", "alexnet_bn", "alexnet_mini", "alexnet_torchvision"]
@@ -25,7 +25,7 @@ def test_fast_dev_run_on_digits(model, tmp_path):
     cfg = compose_config(
         tmp_path, f"model={model}", "debug=fast_dev_run", "data.batch_size=4", *QUIET
     )
-    metrics = train(cfg)
+    metrics = run_task(train, cfg)
     assert {"train/loss_epoch", "train/acc", "test/acc", "test/acc_top5"} <= set(metrics)
 
 
@@ -42,14 +42,14 @@ def test_fast_dev_run_on_cifar10(model, tmp_path, cifar10_root):
         "debug=fast_dev_run",
         *QUIET,
     )
-    metrics = train(cfg)
+    metrics = run_task(train, cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["train/loss_epoch"] > 0
 
 
 @pytest.mark.slow
 def test_default_run_learns_digits(tmp_path):
     """`python train.py` as it is, but for the loggers: it must reach 95% test top-1."""
-    metrics = train(compose_config(tmp_path, "logger=csv"))
+    metrics = run_task(train, compose_config(tmp_path, "logger=csv"))
     assert metrics["test/acc"] >= 0.95, metrics
     with open(tmp_path / "csv" / "metrics.csv") as f:
         per_epoch = [float(row["val/acc"]) for row in csv.DictReader(f) if row["val/acc"]]
@@ -76,7 +76,7 @@ def test_wandb_offline_run_holds_what_a_dashboard_compares(tmp_path):
     git commit, tags and job type, train curves per step and val curves per epoch on the
     trainer/global_step axis, and the headline figures in the summary."""
     overrides = ["trainer.max_epochs=2", "trainer.log_every_n_steps=1", "tags=[unit]"]
-    train(short_run(tmp_path, "logger=wandb", *overrides))
+    run_task(train, short_run(tmp_path, "logger=wandb", *overrides))
     (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
     records = read_wandb_log(run_dir)
     kinds = [r.WhichOneof("record_type") for r in records]
@@ -129,10 +129,10 @@ def read_epochs(metrics_csv) -> set[int]:
 @pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
-    train(short_run(first, "trainer.max_epochs=1", "logger=csv"))
+    run_task(train, short_run(first, "trainer.max_epochs=1", "logger=csv"))
     last = first / "checkpoints" / "last.ckpt"
     steps_after_one = torch.load(last, weights_only=True)["global_step"]
-    train(short_run(second, "trainer.max_epochs=3", "logger=csv", f"ckpt_path={last}"))
+    run_task(train, short_run(second, "trainer.max_epochs=3", "logger=csv", f"ckpt_path={last}"))
     resumed = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["epoch"] == 3 and resumed["global_step"] == 3 * steps_after_one
     assert read_epochs(second / "csv" / "metrics.csv") == {1, 2}
@@ -152,8 +152,8 @@ def test_resuming_with_more_epochs_follows_the_schedule_for_the_new_length(tmp_p
     over 2 epochs, resumed to 5: the rates at the starts of epochs 2-4 are those of the
     schedule over 15 steps, not of the old one (6 steps) cycling back up."""
     run = tmp_path / "run"
-    train(short_run(run, "trainer.max_epochs=2", "logger=csv"))
-    train(short_run(run, "trainer.max_epochs=5", "logger=csv", f"resume={run}"))
+    run_task(train, short_run(run, "trainer.max_epochs=2", "logger=csv"))
+    run_task(train, short_run(run, "trainer.max_epochs=5", "logger=csv", f"resume={run}"))
     with open(run / "csv" / "metrics.csv") as f:
         rates = [float(r["lr-AdamW"]) for r in csv.DictReader(f) if r["lr-AdamW"]]
     assert rates[:2] == pytest.approx([cosine(0, 6), cosine(3, 6)], rel=1e-6)
@@ -161,6 +161,6 @@ def test_resuming_with_more_epochs_follows_the_schedule_for_the_new_length(tmp_p
 
 
 def test_logger_none_trains_without_a_logger(tmp_path):
-    metrics = train(short_run(tmp_path, "trainer.max_epochs=1", "logger=none"))
+    metrics = run_task(train, short_run(tmp_path, "trainer.max_epochs=1", "logger=none"))
     assert metrics["test/acc"] >= 0 and not (tmp_path / "csv").exists()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

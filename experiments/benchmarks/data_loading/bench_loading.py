@@ -20,8 +20,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from alexnet.data.files import ImageFiles, list_class_folders, scan_class_folders
-from alexnet.data.transforms import eval_transform, image_files_recipe, train_transform
+from alexnet.data.loading.transforms import eval_transform, image_files_recipe, train_transform
+from alexnet.data.storage.files import ImageFiles, list_class_folders, scan_class_folders
 from alexnet.models import AlexNet
 
 

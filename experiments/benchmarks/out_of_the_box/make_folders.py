@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from alexnet.data.fashion_mnist import CLASSES, DEBIAN_FOLDER, FILES, find_file, read_idx
-from alexnet.data.splits import per_class_holdout, stratified_split
+from alexnet.data.datasets.fashion_mnist import CLASSES, DEBIAN_FOLDER, FILES, find_file, read_idx
+from alexnet.data.loading.splits import per_class_holdout, stratified_split
 
 SEED = 0
 

@@ -15,9 +15,8 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from alexnet.run.cli import compose
-from alexnet.runspec.builder import build_data, build_net, settle_classes
-from alexnet.runspec.spec import run_spec
+from alexnet.builder import build_data, build_net, settle_classes
+from alexnet.run.cli import compose, spec_of
 from alexnet.tasks.train import train
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -55,13 +54,13 @@ def lightning_run(steps: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(Path(tmp), steps, "logger=none")
         start = time.perf_counter()
-        train(cfg)
+        train(spec_of(train, cfg))
         return time.perf_counter() - start
 
 
 def lightning_losses(steps: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
-        train(config(Path(tmp), steps, "logger=csv", "trainer.log_every_n_steps=1"))
+        train(spec_of(train, config(Path(tmp), steps, "logger=csv", "trainer.log_every_n_steps=1")))
         with open(Path(tmp) / "csv" / "metrics.csv") as f:
             return [float(r["train/loss_step"]) for r in csv.DictReader(f) if r["train/loss_step"]]
 
@@ -73,9 +72,9 @@ def plain_run(steps: int) -> tuple[float, list[float]]:
         cfg = config(Path(tmp), steps)
     start = time.perf_counter()
     L.seed_everything(SEED, workers=True, verbose=False)
-    spec = run_spec(cfg)
-    datamodule = build_data(spec.data)
-    model = build_net(settle_classes(spec, datamodule).model)
+    parts = spec_of(train, cfg).parts()
+    datamodule = build_data(parts.data)
+    model = build_net(settle_classes(parts, datamodule).model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     raw, labels = datamodule.train_set.tensors
     images = datamodule.pipeline(raw, None)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alexnet.data.prepared import PreparedSplit, ShardStore
-from alexnet.data.sampling import ShardOrderSampler
+from alexnet.data.loading.sampling import ShardOrderSampler
+from alexnet.data.storage.prepared import PreparedSplit, ShardStore
 
 BATCH = 64
 

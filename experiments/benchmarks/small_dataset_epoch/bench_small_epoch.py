@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from alexnet.data import CIFAR10DataModule
-from alexnet.data.cifar10 import CIFAR10Folder
-from alexnet.data.on_device import DeviceBatches, TensorReader
-from alexnet.data.sampling import ShardSampler
+from alexnet.data.datasets.cifar10 import CIFAR10Folder
+from alexnet.data.loading.on_device import DeviceBatches, TensorReader
+from alexnet.data.loading.sampling import ShardSampler
 from alexnet.models import create_model
-from alexnet.run.cli import compose
+from alexnet.run.cli import compose, spec_of
 from alexnet.tasks.train import train
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -135,7 +135,7 @@ def training_steps(root: Path, on_device: bool, steps: int, val_size: int) -> fl
             ],
         )
         start = time.perf_counter()
-        train(cfg)
+        train(spec_of(train, cfg))
         return time.perf_counter() - start
 
 

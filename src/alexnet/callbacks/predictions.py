@@ -5,7 +5,7 @@ import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from alexnet.callbacks.figures import is_chosen_epoch, save_figure
-from alexnet.data.sampling import IGNORE
+from alexnet.data.loading.sampling import IGNORE
 
 
 class ValidationPredictions(L.Callback):

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from alexnet.adapters.lightning import SubmoduleSummary
-from alexnet.run.console import inform, on_terminal
+from alexnet.console import inform, on_terminal
 
 
 def _duration(seconds: float) -> str:

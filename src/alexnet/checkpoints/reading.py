@@ -1,10 +1,12 @@
 """Reading a checkpoint: a file from a stranger, read once per command.
 
-It is loaded with ``torch.load(weights_only=True)`` only, and its record is checked
-before anything else reads it; nothing read from it is instantiated or imported by
-name. The :class:`Checkpoint` is then handed to whatever needs it: the builder (the
-network's weights), Lightning when resuming (through the run's checkpoint IO), the
-loggers (the W&B run id, the step).
+Its bytes are verified first (each record against the CRC the zip archive holds for
+it: a disk or a copy that damaged it), it is loaded with ``torch.load(weights_only=True)``
+only, its network's weights must be finite, and its record is checked before anything
+else reads it; nothing read from it is instantiated or imported by name. The
+:class:`Checkpoint` is then handed to whatever needs it: the builder (the network's
+weights), Lightning when resuming (through the run's checkpoint IO), the loggers (the
+W&B run id, the step).
 """
 
 import re
@@ -16,7 +18,7 @@ from typing import Any
 import torch
 
 from alexnet.checkpoints.record import Record, checked_record
-from alexnet.run.errors import UserError
+from alexnet.errors import UserError
 
 NET_PREFIX = "net."  # the LightningModule holds the network as ``self.net``
 
@@ -46,6 +48,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise UserError(f"checkpoint {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path} is not a checkpoint file (torch.save writes a zip archive)")
+    check_bytes(path)
     try:
         contents = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # any unpickling failure: not a checkpoint we may read
@@ -56,7 +59,38 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             else (str(err).strip().splitlines() or [type(err).__name__])[0]
         )
         raise UserError(f"refusing to read checkpoint {path}: {reason}") from None
-    return Checkpoint(path, contents, checked_record(contents, path))
+    checkpoint = Checkpoint(path, contents, checked_record(contents, path))
+    check_finite(checkpoint)
+    return checkpoint
+
+
+def check_bytes(path: Path) -> None:
+    """A UserError naming ``path`` if a record of the archive does not match its CRC
+    (torch.save computes one for each; a record saved without, CRC 0, is not checked)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.CRC:
+                    with archive.open(info) as record:  # checks the CRC at its end
+                        while record.read(2**24):
+                            pass
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise UserError(
+            f"checkpoint {path} is damaged ({err}): its bytes are not those saved; use another "
+            "checkpoint of the run (its best one, or a copy)"
+        ) from None
+
+
+def check_finite(checkpoint: Checkpoint) -> None:
+    """A UserError naming the file if a weight of its network is NaN or infinite."""
+    for name, tensor in net_state_dict(checkpoint).items():
+        floating = isinstance(tensor, torch.Tensor) and tensor.is_floating_point()
+        if floating and not torch.isfinite(tensor).all():
+            raise UserError(
+                f"checkpoint {checkpoint.path} holds weights that are not finite ({name}); "
+                "use an earlier checkpoint of the run (training stops before saving such "
+                "weights: this file was changed after)"
+            )
 
 
 def net_state_dict(checkpoint: Checkpoint | dict | str | Path) -> dict[str, torch.Tensor]:

@@ -1,31 +1,37 @@
 """What a checkpoint records besides Lightning's entries: plain data, under
 ``"alexnet"``::
 
-    {"format": 2,
+    {"format": 3,
      "model": {"name": "alexnet_mini", "kwargs": {"num_classes": 10, ...}},
      "data": {"name": "digits", "kwargs": {"batch_size": 64, ...}},
      "preprocessing": {"channels": 1, "resize": 32, "crop": 32, "mean": [...], ...},
      "class_names": ["0", "1", ...],
-     "versions": {"torch": "2.14.1", "lightning": "2.6.6", "alexnet-lab": "0.2.0"}}
+     "versions": {"torch": "2.14.1", "lightning": "2.6.6", "alexnet-lab": "0.3.0"},
+     "training": {"seed": 42, "optimizer": {...}, "scheduler": {...}, "trainer": {...}, ...},
+     "fingerprint": {"classes": ["0", ...], "counts": {"train": 1257, ...}, "digest": "..."},
+     "study": {"storage": "sqlite:///...", "name": "...", "id": "...", "trial": 3}}
 
-``model`` and ``data`` are the run spec's parts (alexnet.runspec.spec): a registered
-name and its arguments, checked against the constructor before anything is called.
+``model`` and ``data`` are the spec's parts (alexnet.spec): a registered name and its
+arguments, checked against the constructor before anything is called. ``training``,
+``fingerprint`` and ``study`` (format 3; None in a sweep's trial's absence) are the run's
+identity, which a command that continues the run checks (alexnet.checkpoints.identity).
 """
 
 import importlib.metadata
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pydantic
 import torch
 
+from alexnet.arguments import checked_arguments
 from alexnet.data import dataset_class
+from alexnet.errors import UserError
 from alexnet.models import model_arguments
-from alexnet.run.errors import UserError
-from alexnet.runspec.arguments import checked_arguments
-from alexnet.runspec.spec import Part
+from alexnet.spec import Part
 
-FORMAT = 2
+FORMAT = 3
 SECTION = "alexnet"
 
 
@@ -46,6 +52,16 @@ class Preprocessing(_Strict):
     preset: str
 
 
+class Fingerprint(_Strict):
+    """The data a run read: its class names in order, the images of each split, and a
+    digest of their contents (the files' names and sizes, a prepared copy's source, an
+    in-memory dataset's pixels and labels)."""
+
+    classes: list[str]
+    counts: dict[str, int]
+    digest: str
+
+
 class Record(_Strict):
     """The ``"alexnet"`` entry of a checkpoint."""
 
@@ -55,6 +71,9 @@ class Record(_Strict):
     preprocessing: Preprocessing
     class_names: list[str]
     versions: dict[str, str]
+    training: dict[str, Any] | None = None  # format 2 has none of these three
+    fingerprint: Fingerprint | None = None
+    study: dict[str, Any] | None = None
 
 
 def versions() -> dict[str, str]:
@@ -74,7 +93,7 @@ def checked_record(checkpoint: object, path: str | Path) -> Record:
         if "run_config" in checkpoint.get("hyper_parameters", {}):
             raise UserError(
                 f"{path} is in the format of alexnet-lab before 0.2; convert it with: "
-                f"python -m alexnet.checkpoints upgrade {path} <new.ckpt>"
+                f"python -m alexnet.upgrade {path} <new.ckpt>"
             )
         raise UserError(f"{path} was not written by this project's train.py")
     try:

@@ -1,6 +1,6 @@
 """Exact resume: the random state travels in checkpoints.
 
-The data side needs no saved state (alexnet.data.sampling derives the order and the
+The data side needs no saved state (alexnet.data.loading.sampling derives the order and the
 augmentation from the seed, the epoch and the position). What remains is the global
 random state that dropout draws from: it is saved with every checkpoint and put back
 right before the first training batch of the resumed run, so that the steps after a

@@ -1,65 +1,110 @@
-"""Where a training run resumes from, and what its run directory keeps of it.
+"""Where a training run resumes from, whether it may, and what its run directory keeps.
 
 ``resume=<run dir>`` (or ``resume=last``) runs in that directory (see
 alexnet.run.resolvers.run_dir), and a run whose directory already holds
 ``checkpoints/last.ckpt`` — resumed that way, or requeued by SLURM — continues from it.
-``ckpt_path=`` resumes from any checkpoint into a new directory. The directory notes
-each resume in ``resumes.json``; the CSV log keeps its rows up to the checkpoint (the
-resumed run writes the later ones again; the row of the checkpoint's own batch or epoch,
-which Lightning writes after saving it, comes from the checkpoint if the kill came first),
-TensorBoard purges its later events, and W&B keeps the first value logged at a step.
+``ckpt_path=`` resumes from any checkpoint into a new directory.
+
+A resume is checked before it writes anything: its identity (alexnet.checkpoints.identity)
+must be the checkpoint's, and it must not ask for fewer epochs than were done. Until
+then the command's config waits beside the run's (Hydra writes it under a partial name,
+alexnet.run.resolvers.config_subdir); a refused command's is deleted, an accepted one's
+replaces the run's ``.hydra/``, and the run's log file gets its lines from then on.
+
+The directory notes each resume in ``resumes.json``; the CSV log keeps its rows up to the
+checkpoint (alexnet.loggers.continue_csv_log), TensorBoard purges its later events, and
+W&B keeps the first value logged at a step.
 """
 
-import csv
 import datetime
 import json
-import warnings
+import os
+import shutil
 from pathlib import Path
 
-from omegaconf import DictConfig
-
+from alexnet import console
+from alexnet.atomic import partial_path
 from alexnet.checkpoints import Checkpoint
-from alexnet.run.errors import UserError
-from alexnet.run.loggers import ContinuingCSVLogger
+from alexnet.checkpoints.identity import differences, identity, recorded_identity, training
+from alexnet.errors import UserError
+from alexnet.spec import Parts, TrainSpec
+
+CONFIG = ".hydra"  # Hydra's record of the command, in the run directory
+LAST = Path("checkpoints") / "last.ckpt"
 
 
-def checkpoint_to_resume(cfg: DictConfig, output_dir: Path) -> str | None:
+def checkpoint_to_resume(spec: TrainSpec) -> str | None:
     """The checkpoint this run continues from, or None for a new run."""
-    last = output_dir / "checkpoints" / "last.ckpt"
-    if cfg.get("resume") and cfg.get("ckpt_path"):
+    last = Path(spec.paths.output_dir) / LAST
+    if spec.resume and spec.ckpt_path:
         raise UserError("give resume=<run dir> or ckpt_path=<checkpoint>, not both")
-    if cfg.get("ckpt_path"):
-        return str(cfg.ckpt_path)
+    if spec.ckpt_path:
+        return spec.ckpt_path
     if last.is_file():
         return str(last)
-    if cfg.get("resume"):
-        raise UserError(f"resume={cfg.resume}: there is no {last} to resume from")
+    if spec.resume:
+        raise UserError(f"resume={spec.resume}: there is no {last} to resume from")
     return None
 
 
-def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict) -> None:
-    """Keep the rows of ``logger``'s existing metrics.csv before ``step`` (the resumed
-    run writes the others again), add the checkpoint's ``unlogged_row`` if the killed
-    run died before writing it, and let the logger append to them.
-    (Lightning's CSV writer deletes an existing file when it starts.)"""
-    metrics_csv = Path(logger.log_dir) / "metrics.csv"
-    if not metrics_csv.is_file():
-        return
-    with open(metrics_csv, newline="") as f:
-        reader = csv.DictReader(f)
-        fields, rows = list(reader.fieldnames or []), list(reader)
-    kept = [row for row in rows if not row.get("step") or int(row["step"]) < step]
-    written = {k: str(v) for k, v in unlogged_row.items()}
-    if written and not any({k: v for k, v in row.items() if v} == written for row in kept):
-        kept.append(written)
-        fields = list({*fields, *written})
-    with warnings.catch_warnings():  # "Previous log files ... will be deleted": not these
-        warnings.filterwarnings("ignore", message=r".*Previous log files in this directory")
-        logger.experiment  # noqa: B018  (creating Lightning's writer deletes the file)
-    with open(metrics_csv, "w", newline="") as f:  # the logger continues from its header
-        out = csv.DictWriter(f, fieldnames=sorted(fields))
-        out.writeheader()
-        out.writerows(kept)
+def check_resume(
+    resumed: Checkpoint, spec: TrainSpec, parts: Parts, fingerprint: dict | None = None
+) -> None:
+    """A UserError of one line unless ``spec`` continues the training ``resumed``
+    records: each field that differs, and how to start anew instead. Without the data's
+    ``fingerprint`` (before the data is read) the rest is checked, the class count
+    where the config gives it."""
+    run_dir = Path(spec.paths.output_dir)
+    in_place = resumed.path.resolve() == (run_dir / LAST).resolve()
+    asked = f"resume={run_dir}" if in_place else f"ckpt_path={resumed.path}"
+    done, most = int(resumed.contents.get("epoch") or 0), spec.trainer.get("max_epochs")
+    if most is not None and 0 <= most < done:
+        raise UserError(
+            f"{asked}: the run has done {done} epochs; trainer.max_epochs={most} would "
+            f"undo them: give trainer.max_epochs={done} or more"
+        )
+    study = spec.sweep.study.identity() if spec.sweep and spec.sweep.study else None
+    current = identity(parts, training(spec, parts), fingerprint, study)
+    recorded = recorded_identity(resumed.record)
+    if study is None and not in_place:  # a new run may continue a trial's training
+        recorded.pop("study", None)
+    if resumed.record.study is None and study is not None:
+        recorded["study"] = {}
+    if fingerprint is None:
+        recorded.pop("data fingerprint", None)
+        if parts.num_classes is None:  # the data will settle it
+            for known in (recorded, current):
+                known["model"].pop("model.num_classes", None)
+                known["data"].pop("data.num_classes", None)
+    changed = differences(recorded, current)
+    if changed:
+        raise UserError(
+            f"{asked}: this command trains something else than the run it continues "
+            f"({'; '.join(changed)}): start a new run (without "
+            f"{asked.split('=')[0]}=), or fine-tune its weights with init_from={resumed.path}"
+        )
+
+
+def command_config_aside(run_dir: Path) -> bool:
+    """Whether Hydra wrote this command's config aside in ``run_dir`` (a folder that
+    already holds a run), to be kept once the command is checked."""
+    return partial_path(run_dir / CONFIG).is_dir()
+
+
+def keep_command_config(run_dir: Path) -> None:
+    """The checked command's config replaces the run's; the run's log file gets the
+    command's lines from now on."""
+    aside = partial_path(run_dir / CONFIG)
+    if aside.is_dir():
+        for file in aside.iterdir():
+            os.replace(file, run_dir / CONFIG / file.name)
+        aside.rmdir()
+    console.log_to_run_file()
+
+
+def discard_command_config(run_dir: Path) -> None:
+    """A refused command's config goes: the run's folder is as it was."""
+    shutil.rmtree(partial_path(run_dir / CONFIG), ignore_errors=True)
 
 
 def note_resume(output_dir: Path, checkpoint: Checkpoint) -> list[dict]:

@@ -23,8 +23,8 @@ from types import FrameType
 
 import lightning as L
 
-from alexnet.run.console import warn
-from alexnet.run.errors import Preempted
+from alexnet.console import warn
+from alexnet.errors import Preempted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import lightning as L
 
-from alexnet.run import console
-from alexnet.run.errors import EXIT_HUNG, EXIT_LOST_PROCESS
+from alexnet import console
+from alexnet.errors import EXIT_HUNG, EXIT_LOST_PROCESS
 
 
 def _ended_by(returncode: int) -> str:

@@ -51,9 +51,9 @@ import torch
 from torch import nn
 from torchvision.models import AlexNet_Weights
 
+from alexnet.errors import UserError
 from alexnet.models.layers import response_norm
 from alexnet.models.registry import ModelInfo, register_model
-from alexnet.run.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ darken the border, and only for the overlapping arm).
 
 from torch import nn
 
+from alexnet.errors import UserError
 from alexnet.models.alexnet import (
     ACTIVATIONS,
     NORMS,
@@ -29,7 +30,6 @@ from alexnet.models.alexnet import (
 )
 from alexnet.models.layers import response_norm
 from alexnet.models.registry import ModelInfo, register_model
-from alexnet.run.errors import UserError
 
 
 class CifarConvNet(nn.Module):

@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from alexnet.errors import UserError
 from alexnet.models.registry import ModelInfo
-from alexnet.run.errors import UserError
 
 
 def load_weights(

@@ -20,8 +20,8 @@ from typing import Any
 
 from torch import nn
 
-from alexnet.run.errors import UserError
-from alexnet.runspec.arguments import checked_arguments
+from alexnet.arguments import checked_arguments
+from alexnet.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -1,3 +1,3 @@
-"""The run's plumbing: the command line and its one-line errors (cli, errors), what a
-command says (console), the OmegaConf resolvers, the help text, the loggers and the
-results table."""
+"""The command line: composing a task's config and validating it into the task's typed
+spec (cli, options), the OmegaConf resolvers and the help text; a user's mistake as one
+line and exit status 2."""

@@ -1,22 +1,24 @@
 """Run a task function as a Hydra app, turning user errors into one line + exit 2."""
 
+import inspect
 import logging
 import os
 import re
 import shutil
 import sys
+import typing
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException, InstantiationException
 from hydra.types import RunMode
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -24,11 +26,14 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
-from alexnet.run import console
-from alexnet.run.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
+from alexnet import console
+from alexnet.arguments import closest
+from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
+from alexnet.faults.resume import command_config_aside, discard_command_config
+from alexnet.run.options import task_spec
 from alexnet.run.resolvers import register_resolvers
-from alexnet.runspec.arguments import closest
-from alexnet.runspec.config_check import check_config
+from alexnet.spec import TaskSpec
+from alexnet.sweeps.folder import recorded_study
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -101,27 +106,6 @@ def user_errors_exit_2() -> Iterator[None]:
         sys.exit(EXIT_USER_ERROR)
 
 
-#: The loggers that write into a run's log file (the root logger: Hydra's own handlers).
-RUN_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", console.RUN_LOG.name)
-
-
-def log_to_run_file() -> None:
-    """Send Lightning's messages and the console's to the run's log file, which Hydra
-    attached to the root logger. (Lightning's loggers keep their own console handler
-    and do not propagate when imported before Hydra sets up logging.)"""
-    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
-    console.RUN_LOG.setLevel(logging.INFO)
-    for name in RUN_LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in logger.handlers[:]:  # an earlier job's file, in the same process
-            if isinstance(handler, logging.FileHandler) and handler not in files:
-                logger.removeHandler(handler)
-        if name == console.RUN_LOG.name or not logger.propagate:
-            for handler in files:
-                if handler not in logger.handlers:
-                    logger.addHandler(handler)
-
-
 class _NoAdverts(logging.Filter):
     """Lightning's adverts, and its note that our model summary replaces its own."""
 
@@ -140,7 +124,7 @@ def discard_if_unused(run_dir: Path) -> None:
     own (only Hydra's ``.hydra/`` and the log file): a mistake leaves nothing behind."""
     own = {path.name for path in run_dir.iterdir()} if run_dir.is_dir() else {"?"}
     if own <= {".hydra", f"{HydraConfig.get().job.name}.log"}:
-        for logger in map(logging.getLogger, ("", *RUN_LOGGERS)):  # no handler writes there
+        for logger in map(logging.getLogger, ("", *console.RUN_LOGGERS)):  # no handler writes there
             for handler in logger.handlers[:]:
                 if isinstance(handler, logging.FileHandler) and Path(
                     handler.baseFilename
@@ -161,15 +145,56 @@ def leave_run_dir_to_rank_0() -> None:
 
 def compose(config_dir: Path, config_name: str, overrides: list[str]) -> DictConfig:
     """The config that ``python <config_name>.py *overrides`` would run (for tests,
-    benchmarks and experiments that call a task in-process)."""
+    benchmarks and experiments that call a task in-process: :func:`spec_of`)."""
     register_resolvers()
     with hydra.initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
         return hydra.compose(config_name, overrides=overrides)
 
 
-def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_name: str) -> None:
-    """Call ``task`` through ``@hydra.main``; a mistake the user can fix prints
-    ``error: ...`` on one line and exits with status 2, a bug keeps its traceback."""
+def spec_type_of(task: Callable) -> type[TaskSpec]:
+    """The spec a task function takes (its one parameter's annotation)."""
+    hints = typing.get_type_hints(task)
+    return hints[next(iter(inspect.signature(task).parameters))]
+
+
+def spec_of(task: Callable, cfg: DictConfig) -> TaskSpec:
+    """The spec ``task`` takes, of the composed ``cfg``, and what the command line adds
+    to a sweep's job (the sweep, its study: read from Hydra)."""
+    spec_type = spec_type_of(task)
+    added = {"sweep": sweep_of(cfg)} if "sweep" in spec_type.model_fields else {}
+    return task_spec(cfg, spec_type, **added)
+
+
+def sweep_of(cfg: DictConfig) -> dict | None:
+    """The ``-m`` sweep this job runs in (None: a single run): its folder's name, and with
+    the study sweeper the trial's study, as the sweep folder records it."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    folder = Path(hydra_cfg.sweep.dir)
+    if cfg.get("study_trial") is None:
+        return {"name": folder.name}
+    recorded = recorded_study(folder)
+    if recorded is None:
+        raise UserError("study_trial is set by the Optuna sweeper (hydra/sweeper=study) alone")
+    sweeper = hydra_cfg.sweeper
+    pruner = sweeper.get("pruner")
+    study = {
+        **recorded.model_dump(),
+        "trial": cfg.study_trial,
+        "pruner": OmegaConf.to_container(pruner, resolve=True) if pruner else None,
+        "pruning_metric": sweeper.get("pruning_metric", "val/acc"),
+    }
+    return {"name": folder.name, "study": study}
+
+
+def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str) -> None:
+    """Call ``task`` with its spec through ``@hydra.main``; a mistake the user can fix
+    prints ``error: ...`` on one line and exits with status 2, a bug keeps its traceback.
+    A command that refuses writes nothing into a run that exists: in such a folder Hydra
+    writes the command's config aside, and the task keeps it (alexnet.faults.resume)
+    only once the run's identity is checked; the run's log file gets this command's
+    lines from then on."""
     # Let exceptions reach us instead of Hydra printing and exiting with status 1.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     # paths.root_dir: the directory the command runs in. An environment variable, not
@@ -187,10 +212,11 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
     register_resolvers()
 
     def guarded_task(cfg: DictConfig) -> object:
-        log_to_run_file()
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        if not command_config_aside(run_dir):
+            console.log_to_run_file()
         try:
-            check_config(cfg)
-            result = task(cfg)
+            result = task(spec_of(task, cfg))
         except RunStopped as stopped:
             if (
                 isinstance(stopped, Diverged | Pruned)
@@ -202,8 +228,9 @@ def run_hydra(task: Callable[[DictConfig], object], config_dir: Path, config_nam
             try:
                 exit_if_user_error(err)
             finally:  # a mistake: one line, and nothing left behind
+                discard_command_config(run_dir)
                 if user_error_in(err) is not None:
-                    discard_if_unused(Path(HydraConfig.get().runtime.output_dir))
+                    discard_if_unused(run_dir)
             raise
         metric = cfg.get("optimized_metric")
         return result[metric] if metric and isinstance(result, dict) else result

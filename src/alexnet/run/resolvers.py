@@ -11,8 +11,10 @@ import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet.atomic import partial_path, remove_stale_partials
+from alexnet.errors import UserError
+from alexnet.faults.resume import CONFIG, LAST
 from alexnet.run.config_help import config_help
-from alexnet.run.errors import UserError
 
 
 def best_mixed_precision() -> str:
@@ -72,6 +74,17 @@ def run_dir(resume: str | None, new_dir: str) -> str:
     return str(found[-1].parent.parent) if found else claim_new_dir(new_dir)
 
 
+def config_subdir(run_dir: str) -> str:
+    """``hydra.output_subdir``: ``.hydra``, or in a folder that already holds a run (a
+    resume, a requeued job) a folder beside it, kept once the command is checked
+    (alexnet.faults.resume)."""
+    folder = Path(run_dir)
+    if not (folder / LAST).is_file():
+        return CONFIG
+    remove_stale_partials(folder)  # a killed command's
+    return partial_path(folder / CONFIG).name
+
+
 SWEEP_DIRS = "ALEXNET_SWEEP_DIRS"  # {name in the config: folder claimed}, for the jobs
 
 
@@ -98,13 +111,15 @@ class ClaimSweepDir(Callback):
 
 
 def register_resolvers() -> None:
-    """Make the configs' ``${best_mixed_precision:}``, ``${run_dir:}``, ``${new_dir:}``
-    and ``${config_help:}`` known to OmegaConf (again: the same functions). Hydra's
-    joblib and submitit launchers carry them to the jobs' processes (its singleton state)."""
+    """Make the configs' ``${best_mixed_precision:}``, ``${run_dir:}``, ``${new_dir:}``,
+    ``${config_help:}`` and ``${config_subdir:}`` known to OmegaConf (again: the same
+    functions). Hydra's joblib and submitit launchers carry them to the jobs' processes
+    (its singleton state)."""
     for name, function in (
         ("best_mixed_precision", best_mixed_precision),
         ("run_dir", run_dir),
         ("new_dir", sweep_dir),
         ("config_help", config_help),
+        ("config_subdir", config_subdir),
     ):
         OmegaConf.register_new_resolver(name, function, replace=True)

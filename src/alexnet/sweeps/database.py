@@ -8,7 +8,7 @@ from optuna.exceptions import StorageInternalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from alexnet.run.errors import UserError
+from alexnet.errors import UserError
 
 
 @contextmanager

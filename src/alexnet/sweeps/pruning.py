@@ -16,7 +16,7 @@ import optuna
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 
-from alexnet.run.errors import UserError
+from alexnet.errors import UserError
 from alexnet.sweeps.storage import PRUNED, open_storage, trial_id
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from alexnet.run.console import inform
-from alexnet.run.errors import UserError
+from alexnet.console import inform
+from alexnet.errors import UserError
 from alexnet.sweeps.database import database_errors
 from alexnet.sweeps.storage import PRUNED, open_storage
 

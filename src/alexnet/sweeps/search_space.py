@@ -19,7 +19,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from alexnet.run.errors import UserError
+from alexnet.errors import UserError
 
 
 def _choices(override: Override) -> CategoricalDistribution:

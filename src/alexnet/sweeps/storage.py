@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from alexnet.run.errors import UserError
+from alexnet.errors import UserError
 
 JOURNAL = "journal:"
 HEARTBEAT = "heartbeat"  # the journal's heartbeats: a trial system attribute, in seconds
@@ -65,6 +65,28 @@ def check_storage(url: str) -> None:
             f"hydra.sweeper.storage={url}: a shared study needs SQLite (one machine), "
             "PostgreSQL (many machines) or journal:<file> (many machines, a shared file system)"
         )
+
+
+def absolute_storage(url: str) -> str:
+    """``url`` with a SQLite database's or a journal's path made absolute, as a sweep
+    folder records it (the report may run from another folder)."""
+    journal = journal_path(url)
+    if journal is not None:
+        return f"{JOURNAL}{journal.absolute()}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        absolute = parsed.set(database=str(Path(parsed.database).absolute()))
+        return absolute.render_as_string(hide_password=False)
+    return url
+
+
+def storage_exists(url: str) -> bool:
+    """Whether the file of a SQLite or journal storage is there (a server: assumed)."""
+    journal = journal_path(url)
+    if journal is not None:
+        return journal.exists()
+    parsed = make_url(url)
+    return parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists()
 
 
 def open_storage(

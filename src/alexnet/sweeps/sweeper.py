@@ -25,6 +25,7 @@ storage:
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import optuna
 from hydra.core.plugins import Plugins
@@ -35,15 +36,26 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from alexnet.run.errors import Diverged, Pruned, UserError
+from alexnet.errors import Diverged, Pruned, UserError
 from alexnet.sweeps.database import database_errors
+from alexnet.sweeps.folder import (
+    STUDY_ID,
+    StudyRecord,
+    has_trials,
+    new_study_id,
+    not_its_study,
+    record_study,
+    recorded_study,
+)
 from alexnet.sweeps.search_space import search_space, suggest
 from alexnet.sweeps.storage import (
+    absolute_storage,
     check_storage,
     fail_stale_trials,
     heartbeats,
     open_storage,
     optuna_quiet,
+    storage_exists,
     study_lock,
 )
 
@@ -121,15 +133,36 @@ class StudySweeperImpl(Sweeper):
         return None
 
     def _open_study(self) -> optuna.Study:
+        """The study, made if it is new, in the storage the sweep folder records for it;
+        refused, before anything is opened or written, where the folder holds another
+        study's trials."""
         if not self.storage:
             raise UserError("hydra.sweeper.storage is empty: give a SQLAlchemy URL or journal:")
-        url = str(self.storage)
-        check_storage(url)
-        with study_lock(url, self.study_name):  # workers starting together: one makes it
+        check_storage(str(self.storage))
+        self.storage = absolute_storage(str(self.storage))
+        folder = Path(self.config.hydra.sweep.dir)
+        recorded = recorded_study(folder)
+        if recorded is not None and (recorded.storage, recorded.name) != (
+            self.storage,
+            self.study_name,
+        ):
+            raise not_its_study(folder, recorded, "")
+        if recorded is not None and not storage_exists(self.storage):
+            raise not_its_study(folder, recorded, ", which is no longer there")
+        with study_lock(self.storage, self.study_name):  # workers starting together: one makes it
             self.opened = open_storage(
-                url, self.heartbeat_interval, self.grace_period, self._retry_callback()
+                self.storage, self.heartbeat_interval, self.grace_period, self._retry_callback()
             )
-            return optuna.create_study(
+            if self.study_name not in optuna.get_all_study_names(self.opened):
+                if recorded is not None:
+                    raise not_its_study(folder, recorded, ", which that storage no longer holds")
+                if has_trials(folder):
+                    raise UserError(
+                        f"{folder} holds the trials of a study that {self.storage} does not "
+                        "hold: give this study a folder of its own with "
+                        "hydra.sweep.dir=<new folder>"
+                    )
+            study = optuna.create_study(
                 study_name=self.study_name,
                 storage=self.opened,
                 sampler=self.sampler,
@@ -137,6 +170,17 @@ class StudySweeperImpl(Sweeper):
                 direction=str(self.direction),
                 load_if_exists=True,
             )
+            study_id = study.user_attrs.get(STUDY_ID)
+            if study_id is None:
+                study_id = new_study_id()
+                study.set_user_attr(STUDY_ID, study_id)
+            if recorded is None:
+                record_study(
+                    folder, StudyRecord(storage=self.storage, name=study.study_name, id=study_id)
+                )
+            elif recorded.id != study_id:
+                raise not_its_study(folder, recorded, ", not the study of that name it holds now")
+            return study
 
     def _claim(self, study: optuna.Study) -> list[optuna.Trial] | None:
         """Trials for this worker's next batch; [] to wait for other workers' running
@@ -169,8 +213,7 @@ class StudySweeperImpl(Sweeper):
                 ) from None
             overrides = [f"{name}={value}" for name, value in {**values, **fixed}.items()]
             overrides.append(f"hydra.sweep.subdir=trial_{trial.number:03d}")
-            if self.pruner is not None:
-                overrides.append(f"study_trial={trial.number}")
+            overrides.append(f"study_trial={trial.number}")  # the trial's study: its folder's
             jobs.append(tuple(overrides))
         return jobs
 

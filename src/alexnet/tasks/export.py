@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from alexnet.run.console import inform
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import LoadedModel, load_model
+from alexnet.builder import LoadedModel, load_model
+from alexnet.console import inform
+from alexnet.errors import UserError
+from alexnet.spec import ExportSpec
 
 Shape = tuple[int, int, int]
 
@@ -89,19 +89,18 @@ def write_preprocessing(loaded: LoadedModel, path: Path) -> Path:
     return path
 
 
-def export(cfg: DictConfig) -> list[Path]:
-    """Write the network of ``cfg.ckpt_path`` in each of ``cfg.formats`` into
-    ``cfg.out`` (default: beside the checkpoint), with its preprocessing JSON."""
-    unknown = [f for f in cfg.formats if f not in WRITERS]
-    if unknown or not cfg.formats:
-        raise UserError(f"formats={list(cfg.formats)}: choose from {', '.join(WRITERS)}")
-    loaded = load_model(cfg.ckpt_path)
-    out = Path(cfg.out) if cfg.get("out") else Path(cfg.ckpt_path).parent
+def export(spec: ExportSpec) -> list[Path]:
+    """Write the network of ``spec.ckpt_path`` in each of ``spec.formats`` into
+    ``spec.out`` (default: beside the checkpoint), with its preprocessing JSON."""
+    if not spec.formats:
+        raise UserError(f"formats=[]: choose from {', '.join(WRITERS)}")
+    loaded = load_model(spec.ckpt_path)
+    out = Path(spec.out) if spec.out else Path(spec.ckpt_path).parent
     out.mkdir(parents=True, exist_ok=True)
-    stem = Path(cfg.ckpt_path).stem
+    stem = Path(spec.ckpt_path).stem
     written = [
         WRITERS[f][0](loaded.net, loaded.input_shape, out / f"{stem}{WRITERS[f][1]}")
-        for f in cfg.formats
+        for f in spec.formats
     ]
     written.append(write_preprocessing(loaded, out / f"{stem}.preprocessing.json"))
     for path in written:

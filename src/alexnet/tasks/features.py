@@ -3,51 +3,53 @@
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 from torchvision.models.feature_extraction import create_feature_extractor
 
+from alexnet.builder import build_data, load_model, set_up
 from alexnet.checkpoints import read_checkpoint
-from alexnet.run.console import inform
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import build_data, load_model
-from alexnet.runspec.spec import checkpoint_data
+from alexnet.checkpoints.identity import class_map
+from alexnet.console import inform
+from alexnet.spec import FeaturesSpec, checkpoint_data
 from alexnet.tasks.predict import pick_device
 
 
-def extract_features(cfg: DictConfig) -> Path:
+def mapped(labels: torch.Tensor, label_map: list[int] | None) -> torch.Tensor:
+    return labels if label_map is None else torch.tensor(label_map)[labels]
+
+
+def extract_features(spec: FeaturesSpec) -> Path:
     """Save ``{"features": (N, D) float tensor, "labels": (N,), "class_names": [...],
-    "layer": name}`` for ``cfg.split`` of ``cfg.data`` (default: the checkpoint's
+    "layer": name}`` for ``spec.split`` of ``spec.data`` (default: the checkpoint's
     dataset) as ``features_<split>.pt`` in the run directory; it loads with
     weights_only=True. The layer is the model's registered feature layer (fc7 after its
-    ReLU for the AlexNet family: 4096-d, 1024-d for alexnet_mini)."""
-    if cfg.split not in ("train", "val", "test"):
-        raise UserError(f"split={cfg.split!r} is not one of train, val, test")
-    loaded = load_model(read_checkpoint(cfg.ckpt_path))
-    device = pick_device(cfg.device)
+    ReLU for the AlexNet family: 4096-d, 1024-d for alexnet_mini). The labels index the
+    checkpoint's classes (data with some of them is mapped by name)."""
+    loaded = load_model(read_checkpoint(spec.ckpt_path))
+    device = pick_device(spec.device)
     layer = loaded.info.layer_name("feature_layer", loaded.net)
     extractor = create_feature_extractor(loaded.net.to(device), return_nodes={layer: "features"})
-    datamodule = build_data(
-        checkpoint_data(loaded.record.model, loaded.record.data, cfg.get("data"))
-    )
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    features, labels = [], []
+    data = checkpoint_data(loaded.record.model, loaded.record.data, spec.data)
+    datamodule = set_up(build_data(data))
+    trained = loaded.record.class_names or list(datamodule.class_names)
+    label_map = class_map(trained, datamodule.class_names, f"data {data.name}")
+    features, labels = [], []  # labels: the data's, then the checkpoint's class indices
     with torch.no_grad():
-        for images, targets in datamodule.evaluation_batches(cfg.split):
+        for images, targets in datamodule.evaluation_batches(spec.split):
             features.append(extractor(images.to(device))["features"].flatten(1).cpu())
             labels.append(torch.as_tensor(targets))
     saved = {
         "features": torch.cat(features),
-        "labels": torch.cat(labels),
-        "class_names": list(datamodule.class_names),
+        "labels": torch.cat(labels)
+        if label_map is None
+        else torch.tensor(label_map)[torch.cat(labels)],
+        "class_names": trained,
         "layer": layer,
-        "ckpt_path": str(cfg.ckpt_path),
+        "ckpt_path": spec.ckpt_path,
     }
-    path = Path(cfg.paths.output_dir) / f"features_{cfg.split}.pt"
+    path = Path(spec.paths.output_dir) / f"features_{spec.split}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(saved, path)
     rows, width = saved["features"].shape
-    inform(
-        f"{rows} × {width} features ({loaded.info.name}'s {layer}) of the {cfg.split} split: {path}"
-    )
+    of = f"({loaded.info.name}'s {layer}) of the {spec.split} split"
+    inform(f"{rows} × {width} features {of}: {path}")
     return path

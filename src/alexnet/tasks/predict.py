@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 
-from alexnet.data.files import IMAGE_EXTENSIONS, load_rgb
-from alexnet.data.transforms import eval_transform
-from alexnet.run.console import inform, show_table
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import load_model
+from alexnet.builder import load_model
+from alexnet.console import inform, show_table
+from alexnet.data.loading.transforms import eval_transform
+from alexnet.data.storage.files import IMAGE_EXTENSIONS, load_rgb
+from alexnet.errors import UserError
+from alexnet.spec import PredictSpec
 
 
 def image_paths(inputs: list[str]) -> list[Path]:
@@ -38,20 +38,20 @@ def pick_device(name: str) -> torch.device:
     return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
 
 
-def predict(cfg: DictConfig) -> list[dict]:
-    """Print, for each image of ``cfg.inputs``, the ``cfg.top_k`` most likely classes
+def predict(spec: PredictSpec) -> list[dict]:
+    """Print, for each image of ``spec.inputs``, the ``spec.top_k`` most likely classes
     with their probabilities; write them to ``predictions.json`` in the run directory,
-    and with ``cfg.gradcam`` a Grad-CAM heat map of the top class per image."""
-    loaded = load_model(cfg.ckpt_path)
+    and with ``spec.gradcam`` a Grad-CAM heat map of the top class per image."""
+    loaded = load_model(spec.ckpt_path)
     names = loaded.record.class_names or [
         str(i) for i in range(loaded.record.model.kwargs["num_classes"])
     ]
-    device = pick_device(cfg.device)
+    device = pick_device(spec.device)
     net = loaded.net.to(device)
     transform = eval_transform(loaded.record.preprocessing.model_dump())
-    inputs = cfg.inputs
+    inputs = spec.inputs
     paths = image_paths([inputs] if isinstance(inputs, str) else list(inputs))  # one, or a list
-    output_dir = Path(cfg.paths.output_dir)
+    output_dir = Path(spec.paths.output_dir)
     results = []
     readable, skipped = [], []
     for path in paths:  # an unreadable file is reported, not fatal, when predicting
@@ -59,12 +59,12 @@ def predict(cfg: DictConfig) -> list[dict]:
             readable.append((path, load_rgb(str(path))))
         except UserError as err:
             skipped.append({"image": str(path), "error": str(err)})
-    for start in range(0, len(readable), cfg.batch_size):
-        chunk, images = zip(*readable[start : start + cfg.batch_size], strict=True)
+    for start in range(0, len(readable), spec.batch_size):
+        chunk, images = zip(*readable[start : start + spec.batch_size], strict=True)
         batch = torch.stack([transform(image) for image in images]).to(device)
         with torch.no_grad():
             probs = net(batch).softmax(dim=-1)
-        top = probs.topk(min(cfg.top_k, probs.shape[-1]), dim=-1)
+        top = probs.topk(min(spec.top_k, probs.shape[-1]), dim=-1)
         for path, p, i in zip(chunk, top.values.tolist(), top.indices.tolist(), strict=True):
             results.append(
                 {
@@ -74,7 +74,7 @@ def predict(cfg: DictConfig) -> list[dict]:
                     ],
                 }
             )
-        if cfg.gradcam:
+        if spec.gradcam:
             from alexnet.gradcam import gradcam, save_overlay
 
             layer = loaded.info.layer("gradcam_layer", net)

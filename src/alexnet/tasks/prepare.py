@@ -2,20 +2,18 @@
 
 from pathlib import Path
 
-from omegaconf import DictConfig
-
-from alexnet.data.file_datamodule import ImageFilesDataModule
-from alexnet.data.registry import dataset_class
-from alexnet.run.console import inform
-from alexnet.run.errors import UserError
-from alexnet.runspec.builder import build_data
-from alexnet.runspec.spec import run_spec
+from alexnet.builder import build_data
+from alexnet.console import inform
+from alexnet.data.datasets.file_datamodule import ImageFilesDataModule
+from alexnet.data.datasets.registry import dataset_class
+from alexnet.errors import UserError
+from alexnet.spec import TrainSpec
 
 
-def prepare(cfg: DictConfig) -> Path:
+def prepare(spec: TrainSpec) -> Path:
     """Write (or finish) the prepared copy of the composed train config's dataset, at
     the size its model's crop needs; say where it is and how to train from it."""
-    data = run_spec(cfg).data
+    data = spec.parts().data
     if not issubclass(dataset_class(data.name), ImageFilesDataModule):
         raise UserError(
             f"data={data.name} is held in memory whole and needs no preparing; prepare.py is "

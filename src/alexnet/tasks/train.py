@@ -1,4 +1,4 @@
-"""The training task: config → DataModule + LightningModule + Trainer → fit, test."""
+"""The training task: spec → DataModule + LightningModule + Trainer → fit, test."""
 
 import json
 import os
@@ -11,39 +11,44 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
 
-from alexnet.checkpoints import Checkpoint, read_checkpoint
-from alexnet.faults.resume import checkpoint_to_resume, continue_csv_log, note_resume
-from alexnet.faults.watchdog import Watchdog
-from alexnet.module import ClassifierModule
-from alexnet.run.console import inform
-from alexnet.run.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
-from alexnet.run.loggers import finish_loggers, git_commit, summarise_run, sweep_name
-from alexnet.run.results import print_results
-from alexnet.runspec.builder import (
+from alexnet.builder import (
     build_callbacks,
     build_data,
     build_loggers,
     build_module,
     build_net,
     build_trainer,
+    set_up,
     settle_classes,
 )
-from alexnet.runspec.spec import run_spec
+from alexnet.checkpoints import Checkpoint, read_checkpoint
+from alexnet.console import inform
+from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
+from alexnet.faults.resume import (
+    check_resume,
+    checkpoint_to_resume,
+    keep_command_config,
+    note_resume,
+)
+from alexnet.faults.watchdog import Watchdog
+from alexnet.loggers import continue_csv_log, finish_loggers, git_commit, summarise_run
+from alexnet.module import ClassifierModule
+from alexnet.spec import TrainSpec
+from alexnet.tasks.results import print_results
 
 
-def check_ddp_launch(cfg: DictConfig) -> None:
+def check_ddp_launch(spec: TrainSpec) -> None:
     """Lightning's ``ddp`` starts its other processes by re-running the command line,
     which in a ``-m`` sweep would re-run the whole sweep in each."""
     launched_outside = any(v in os.environ for v in ("LOCAL_RANK", "SLURM_PROCID"))
-    strategy = cfg.trainer.get("strategy")
+    strategy = spec.trainer.get("strategy")
     reruns_command = strategy == "ddp" or (
-        isinstance(strategy, DictConfig)
+        isinstance(strategy, dict)
         and str(strategy.get("_target_")).endswith("DDPStrategy")
         and strategy.get("start_method", "popen") == "popen"
     )
-    if sweep_name() and reruns_command and not launched_outside:
+    if spec.sweep and reruns_command and not launched_outside:
         raise UserError(
             "-m sweeps cannot use trainer.strategy=ddp (it re-runs the command per process): "
             "add trainer.strategy=ddp_spawn, or launch each job with launcher=slurm or torchrun"
@@ -142,29 +147,35 @@ def loggers_finished(loggers: list, trainer: L.Trainer, watchdog: Watchdog) -> I
         finish_loggers(loggers, exit_code)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
+def train(spec: TrainSpec) -> dict[str, float]:
     """Train the spec's model on its data, test the best checkpoint, print the results
-    and write them to ``results.json``; returns the final metrics."""
+    and write them to ``results.json``; returns the final metrics. A run continued
+    (resume) is checked against its checkpoint before anything is written into it."""
     started = time.perf_counter()
-    check_ddp_launch(cfg)
-    output_dir = Path(cfg.paths.output_dir)
-    resume_from = checkpoint_to_resume(cfg, output_dir)
+    check_ddp_launch(spec)
+    output_dir = Path(spec.paths.output_dir)
+    resume_from = checkpoint_to_resume(spec)
     resumed = read_checkpoint(resume_from) if resume_from else None  # refuses a bad file first
-    init = read_checkpoint(cfg.init_from) if cfg.get("init_from") else None
-    L.seed_everything(cfg.seed, workers=True)
-    spec = run_spec(cfg, init.record.model if init else None)
-    datamodule = build_data(spec.data)
-    spec = settle_classes(spec, datamodule)
-    net = build_net(spec.model, init)
-    module = build_module(spec, net)
-    loggers = build_loggers(cfg.get("logger"), resumed)
-    callbacks = build_callbacks(cfg, spec, loggers)
+    init = read_checkpoint(spec.init_from) if spec.init_from else None
+    parts = spec.parts(init.record.model if init else None)
+    if resumed:
+        check_resume(resumed, spec, parts)  # what it trains, before the data is read
+    datamodule = build_data(parts.data)
+    parts = settle_classes(parts, datamodule)
+    if resumed:
+        check_resume(resumed, spec, parts, set_up(datamodule).fingerprint())  # and the data
+    keep_command_config(output_dir)  # checked: from here on the run folder is written
+    L.seed_everything(spec.seed, workers=True)
+    net = build_net(parts.model, init)
+    module = build_module(spec, parts, net)
+    loggers = build_loggers(spec, resumed)
+    callbacks = build_callbacks(spec, parts, loggers)
     trainer = build_trainer(spec.trainer, resumed, callbacks=callbacks.all, logger=loggers)
     resumes = continue_logs(output_dir, resumed, loggers) if resumed else []
-    logged_config = {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
+    logged = {**spec.model_dump(), "parts": parts.model_dump(), "git_commit": git_commit()}
     for logger in loggers:
-        logger.log_hyperparams({**logged_config, "spec": spec.model_dump()})
-    if cfg.get("lr_find"):
+        logger.log_hyperparams(logged)
+    if spec.lr_find:
         find_learning_rate(trainer, module, datamodule, output_dir)
     with loggers_finished(loggers, trainer, callbacks.watchdog):
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
@@ -172,7 +183,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise Pruned(f"the study's pruner stopped it {when}")
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if cfg.get("test"):
+        if spec.test:
             for tested in trainer.test(  # the test split (and train_eval: the same weights)
                 module,
                 datamodule=datamodule,

@@ -1,3 +1,0 @@
-from alexnet.checkpoints.upgrade import main
-
-main()

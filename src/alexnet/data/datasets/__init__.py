@@ -1,0 +1,1 @@
+"""The datasets: a LightningDataModule each, their bases, and the registry by name."""

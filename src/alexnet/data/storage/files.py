@@ -1,0 +1,266 @@
+"""Image files on disk: finding them in class folders, checking them, loading them as RGB.
+
+Files as users have them, decided once for every dataset:
+- a class folder's sub-folders count (as torchvision's ImageFolder walks them), links
+  are followed, hidden files and folders are left out, extensions in any case;
+- files that are not images (sound, text, SVG — vector drawings would need a
+  rasteriser —, broken links, ...) are ignored and counted by kind in one line;
+- zero-byte files, files PIL cannot identify as an image and images of more than
+  ``data.max_image_pixels`` pixels (decompression bombs: a small file that declares
+  30000×30000) are *skipped*: counted, listed in ``skipped_images.txt`` in the run
+  directory, and reported in one warning;
+- a file name that is not valid UTF-8 is read as it is and shown with its undecodable
+  bytes escaped (``\xff``);
+- a truncated image (its header reads, its data stops early) is *used*, the missing
+  part left grey, as PIL does with ``LOAD_TRUNCATED_IMAGES``;
+- a file that cannot be opened when its batch is loaded (with ``check_files=false``,
+  or changed since the scan) stops the run with one line naming it: delete or replace it.
+An empty class folder, or a split left with no images, is an error.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from alexnet.errors import UserError
+
+IMAGE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+)
+
+Sample = tuple[str, int]  # (path, class index)
+MAX_PIXELS = 89_478_485  # PIL's own default limit (Image.MAX_IMAGE_PIXELS)
+
+
+def shown(path: str | Path) -> str:
+    """``path`` printable in any encoding: bytes that are not UTF-8 escaped (\\xff)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class TooLarge(ValueError):
+    """An image of more pixels than the limit (a decompression bomb, perhaps)."""
+
+
+def open_image(path: str | Path, max_pixels: int) -> Image.Image:
+    """The image at ``path``, its header read and nothing decoded yet; TooLarge beyond
+    ``max_pixels``. PIL's settings are process-wide, so they are made here, where this
+    project opens an image (in every DataLoader worker too), not when it is imported:
+    truncated images decode (the rest grey), and PIL's pixel limit is raised to ours
+    when ours is larger."""
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
+    try:
+        image = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise TooLarge(str(err)) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise TooLarge(f"{width}×{height} pixels, more than data.max_image_pixels={max_pixels}")
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode as 8-bit RGB: grayscale, palette, CMYK, 16/32-bit integer
+    (rescaled from its own range), and alpha composited over white."""
+    if image.mode.startswith(("I", "F")):
+        image = image.convert("F")
+        low, high = image.getextrema()
+        image = image.point(lambda v: (v - low) * (255.0 / max(high - low, 1e-12))).convert("L")
+    if image.mode in ("P", "PA", "LA"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def load_rgb(path: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode ``path`` as RGB; a file that cannot be decoded is a UserError naming it."""
+    try:
+        with open_image(path, max_pixels) as image:
+            return to_rgb(image)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise UserError(
+            f"cannot decode image {shown(path)} ({err}): delete or replace it"
+        ) from None
+
+
+def header_size(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int] | None:
+    """(width, height) from the header of a non-empty image file PIL recognises, of at
+    most ``max_pixels`` (cheap: no decode); None for anything else."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+        with open_image(path, max_pixels) as image:
+            return image.size if image.size[0] > 0 and image.size[1] > 0 else None
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+# Files that are not images, by kind, for the one line that says what was ignored.
+NOT_IMAGES = {
+    "audio": (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".aiff"),
+    "video": (".mp4", ".mov", ".avi", ".mkv", ".webm"),
+    "text and documents": (".txt", ".md", ".csv", ".json", ".xml", ".pdf", ".doc", ".docx"),
+    "SVG (vector drawings need a rasteriser)": (".svg", ".svgz"),
+}
+
+
+def kind_of(path: Path) -> str | None:
+    """Why ``path`` is not used as an image (None: it is an image to read)."""
+    if path.name.startswith("."):
+        return "hidden"
+    if not path.exists():
+        return "broken links"
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return None
+    return next((kind for kind, suffixes in NOT_IMAGES.items() if suffix in suffixes), "other")
+
+
+@dataclass
+class FolderScan:
+    """What a scan of class folders found: the samples, the image files it could not
+    read (skipped), and the other files it left alone, by kind (ignored)."""
+
+    samples: list[Sample] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    ignored: dict[str, list[str]] = field(default_factory=dict)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # path → (w, h)
+
+    def add(self, other: "FolderScan") -> None:
+        self.samples += other.samples
+        self.skipped += other.skipped
+        self.sizes.update(other.sizes)
+        for kind, paths in other.ignored.items():
+            self.ignored.setdefault(kind, []).extend(paths)
+
+    def summary(self) -> str:
+        """One line: how many files were skipped or ignored, and why ("" if none)."""
+        parts = [f"{len(paths)} {kind}" for kind, paths in sorted(self.ignored.items())]
+        said = []
+        if self.skipped:
+            said.append(
+                f"skipped {len(self.skipped)} unreadable image files (empty, corrupt or too large)"
+            )
+        if parts:
+            count = sum(len(paths) for paths in self.ignored.values())
+            said.append(f"ignored {count} files that are not images: {', '.join(parts)}")
+        return "; ".join(said)
+
+    def listing(self) -> str:
+        """Every skipped or ignored file with the reason, a line each."""
+        lines = [f"unreadable\t{shown(path)}" for path in self.skipped]
+        lines += [f"{kind}\t{shown(p)}" for kind, paths in self.ignored.items() for p in paths]
+        return "\n".join(lines) + "\n"
+
+
+def list_class_folders(root: Path, exclude: Sequence[str] = ()) -> list[str]:
+    """The sorted sub-folder names of ``root`` (each a class; hidden ones are not)."""
+    if not root.is_dir():
+        raise UserError(f"{root} is not a folder of class folders")
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and p.name not in exclude and not p.name.startswith(".")
+    )
+
+
+def files_below(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its sub-folders, following links (each real folder
+    once, so a link cycle ends), hidden folders left out; sorted."""
+    found, seen = [], set()
+    for directory, subdirectories, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            subdirectories[:] = []
+            continue
+        seen.add(real)
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+        found += [Path(directory) / name for name in files]
+    return sorted(found)
+
+
+HeaderSize = tuple[int, int] | None  # (width, height); None: unreadable
+HeaderReader = Callable[[list[Path]], list[HeaderSize]]
+
+
+def read_headers(paths: list[Path], max_pixels: int = MAX_PIXELS) -> list[HeaderSize]:
+    """:func:`header_size` of each path, read by 8 threads (I/O bound: threads suffice)."""
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(partial(header_size, max_pixels=max_pixels), paths))
+
+
+def scan_class_folders(
+    root: Path,
+    classes: Sequence[str],
+    max_per_class: int | None = None,
+    headers: HeaderReader | None = read_headers,
+) -> FolderScan:
+    """The image files in ``root/<class>/`` and its sub-folders for each class (label =
+    position in ``classes``), sorted, at most ``max_per_class`` each; the images whose
+    ``headers`` cannot be read skipped (None: none checked), other files ignored, both
+    noted."""
+    scan = FolderScan()
+    candidates: list[tuple[Path, int]] = []
+    for label, name in enumerate(classes):
+        folder = root / name
+        if not folder.is_dir():
+            raise UserError(f"class folder {folder} does not exist")
+        images = []
+        for path in files_below(folder):
+            kind = kind_of(path)
+            if kind is None:
+                images.append(path)
+            else:
+                scan.ignored.setdefault(kind, []).append(str(path))
+        if not images:
+            raise UserError(f"class folder {folder} has no images ({', '.join(IMAGE_EXTENSIONS)})")
+        candidates += [(p, label) for p in images[:max_per_class]]
+    sizes = headers([p for p, _ in candidates]) if headers else None
+    for i, (path, label) in enumerate(candidates):
+        if sizes is None or sizes[i]:
+            scan.samples.append((str(path), label))
+            if sizes is not None:
+                scan.sizes[str(path)] = sizes[i]
+        else:
+            scan.skipped.append(str(path))
+    found = {label for _, label in scan.samples}
+    for label, name in enumerate(classes):
+        if label not in found:
+            raise UserError(f"class folder {root / name} has no readable images")
+    return scan
+
+
+class ImageFiles(Dataset):
+    """(transformed RGB image, label) for each (path, label) sample."""
+
+    def __init__(
+        self, samples: list[Sample], transform: Callable | None = None, max_pixels: int = MAX_PIXELS
+    ):
+        self.samples, self.transform, self.max_pixels = samples, transform, max_pixels
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = load_rgb(path, self.max_pixels)
+        return (self.transform(image) if self.transform else image), label

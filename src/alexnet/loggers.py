@@ -1,0 +1,164 @@
+"""Experiment loggers from the ``logger`` config group, W&B made safe to run anywhere."""
+
+import csv
+import netrc
+import os
+import subprocess
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+from alexnet.console import inform
+
+
+class ContinuingCSVLogger(CSVLogger):
+    """Lightning's CSVLogger, whose writer keeps the columns already in metrics.csv.
+
+    Adapter, and why: Lightning's writer knows the file's columns only from what it
+    logged itself, in memory. A writer that did not write the file (ddp_spawn's test
+    stage runs in new processes after its fit stage; a resumed run continues a file)
+    rewrites it with its own columns alone when it adds one, and fails ("dict contains
+    fields not in fieldnames"). Before each save this one adds the file's header to its
+    columns, through the writer's public ``metrics``/``metrics_keys`` attributes;
+    tests/test_loggers.py fails if Lightning changes them."""
+
+    @rank_zero_only
+    def save(self) -> None:
+        writer = self.experiment
+        path = Path(writer.metrics_file_path)
+        if writer.metrics and path.is_file():
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), [])
+            writer.metrics_keys = sorted(set(writer.metrics_keys) | set(header))
+        super().save()
+
+
+def wandb_has_credentials() -> bool:
+    """Whether W&B could log in without asking: an API key in the environment or a
+    ``wandb login`` entry in the netrc file for the configured host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).netloc
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def git_commit() -> str | None:
+    """The commit the code runs at, with ``-dirty`` if the work tree has changes."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def instantiate_loggers(
+    configs: dict[str, dict | None] | None,
+    sweep: str | None = None,
+    resume_id: str | None = None,
+    resume_step: int | None = None,
+) -> list[Logger]:
+    """One logger per entry of the ``logger`` group. W&B goes offline by itself when
+    there are no credentials (unless WANDB_MODE says otherwise) and never prompts; the
+    jobs of the ``sweep`` share a W&B group named after it; ``resume_id`` continues that
+    run. TensorBoard drops its events from ``resume_step`` on (the resumed run writes
+    them again)."""
+    loggers = []
+    for name, config in (configs or {}).items():
+        if config is None:
+            continue
+        settled: dict = {}
+        if "tensorboard" in name and resume_step is not None:
+            settled["purge_step"] = resume_step
+        if "wandb" in name:
+            settled = wandb_settings(config, sweep, resume_id)
+        loggers.append(instantiate(config, **settled))
+    return loggers
+
+
+def wandb_settings(config: dict, sweep: str | None, resume_id: str | None) -> dict:
+    """What the run settles for its W&B logger beyond its config."""
+    mode = os.environ.get("WANDB_MODE")
+    offline = config.get("offline") or mode == "offline"
+    offline = offline or (not mode and not wandb_has_credentials())
+    settled = {
+        "offline": bool(offline),
+        "group": config.get("group") or sweep,
+        "job_type": config.get("job_type") or ("sweep" if sweep else "train"),
+    }
+    if offline:
+        settled["log_model"] = False  # checkpoints upload only online
+    if resume_id:
+        settled.update(id=resume_id, resume="allow")
+    return settled
+
+
+class WandbRunIdInCheckpoint(Callback):
+    """Saves the W&B run id in every checkpoint, so a resumed run continues that run."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                checkpoint["wandb_run_id"] = logger.version
+
+
+def summarise_run(loggers: list[Logger], summary: dict[str, float | int | str]) -> None:
+    """Put the run's headline figures in its W&B summary (the columns a dashboard's runs
+    table sorts and compares by)."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(summary)
+
+
+def finish_loggers(loggers: list[Logger], exit_code: int = 0) -> None:
+    """End the W&B run (so each job of a sweep is its own run; a run stopped early is
+    marked with its exit code) and say how to upload an offline one."""
+    if not any(isinstance(logger, WandbLogger) for logger in loggers):
+        return
+    import wandb  # only when the W&B logger is on: it is slow to import
+
+    run = wandb.run
+    if run is None:
+        return
+    offline, run_dir = run.offline, Path(run.dir).parent
+    run.finish(exit_code=exit_code)
+    if offline:
+        inform(f"W&B logged offline. Upload with: wandb sync {run_dir}")
+
+
+def continue_csv_log(logger: ContinuingCSVLogger, step: int, unlogged_row: dict) -> None:
+    """Keep the rows of ``logger``'s existing metrics.csv before ``step`` (the resumed
+    run writes the others again), add the checkpoint's ``unlogged_row`` if the killed
+    run died before writing it, and let the logger append to them.
+    (Lightning's CSV writer deletes an existing file when it starts.)"""
+    metrics_csv = Path(logger.log_dir) / "metrics.csv"
+    if not metrics_csv.is_file():
+        return
+    with open(metrics_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    kept = [row for row in rows if not row.get("step") or int(row["step"]) < step]
+    written = {k: str(v) for k, v in unlogged_row.items()}
+    if written and not any({k: v for k, v in row.items() if v} == written for row in kept):
+        kept.append(written)
+        fields = list({*fields, *written})
+    with warnings.catch_warnings():  # "Previous log files ... will be deleted": not these
+        warnings.filterwarnings("ignore", message=r".*Previous log files in this directory")
+        logger.experiment  # noqa: B018  (creating Lightning's writer deletes the file)
+    with open(metrics_csv, "w", newline="") as f:  # the logger continues from its header
+        out = csv.DictWriter(f, fieldnames=sorted(fields))
+        out.writeheader()
+        out.writerows(kept)
