@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from alexnet.adapters.lightning import batches_done_in_epoch
 from alexnet.callbacks.progress import NetSummary
+from alexnet.data.loading.sampling import KeyedSamples, ResumableLoader, ShardSampler
 from alexnet.faults.signals import submitit_signal
 
 
@@ -35,16 +35,26 @@ class Tiny(L.LightningModule):
         return DataLoader(data, batch_size=4)
 
 
+class Stateful(Tiny):
+    """Trained from a stateful loader of this project (the public route to resume
+    mid-epoch), whose samples are their own indices."""
+
+    def train_dataloader(self):
+        data = TensorDataset(torch.arange(12.0).view(12, 1).expand(12, 4), torch.zeros(12).long())
+        sampler = ShardSampler(12, shuffle=True, seed=3)
+        return ResumableLoader(KeyedSamples(data, 3, training=True), batch_size=4, sampler=sampler)
+
+
 class Record(L.Callback):
-    """What ``batches_done_in_epoch`` says as each batch starts; with ``save_at``, a
-    checkpoint after that many batches of the first epoch."""
+    """The samples of each batch as it starts; with ``save_at``, a checkpoint after that
+    many batches of the first epoch."""
 
     def __init__(self, save_at: int | None = None, path: str = "") -> None:
-        self.seen: list[tuple[str, int]] = []
+        self.seen: list[tuple[str, list[int]]] = []
         self.save_at, self.path = save_at, path
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.seen.append((f"batch {batch_idx}", batches_done_in_epoch(trainer)))
+        self.seen.append((f"batch {batch_idx}", batch[0][:, 0].int().tolist()))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if batch_idx + 1 == self.save_at and trainer.current_epoch == 0:
@@ -63,18 +73,22 @@ def trainer(tmp_path, callback: L.Callback, epochs: int = 2) -> L.Trainer:
     )
 
 
-def test_batches_done_counts_the_epoch_and_is_restored_mid_epoch(tmp_path):
+def test_a_stateful_loader_is_saved_and_restored_mid_epoch(tmp_path):
+    """Lightning saves the training loader's state in a checkpoint without fetching a
+    batch ahead (the loader's length is known) and gives it back on resume: the
+    resumed run trains on the rest of the epoch, then on the next, as one that ran
+    through."""
     path = str(tmp_path / "mid.ckpt")
+    whole = Record()
+    trainer(tmp_path, whole).fit(Stateful())
     first = Record(save_at=2, path=path)
-    trainer(tmp_path, first).fit(Tiny())
-    # a batch counts once it is fetched, before its hooks run; each epoch from 0
-    epoch = [("batch 0", 1), ("batch 1", 2), ("batch 2", 3)]
-    assert first.seen == epoch + epoch
-
+    trainer(tmp_path, first, epochs=1).fit(Stateful())
+    assert torch.load(path, weights_only=True)["loops"]["fit_loop"]["state_dict"][
+        "combined_loader"
+    ] == [{"epoch": 0, "batches": 2}]
     resumed = Record()
-    trainer(tmp_path, resumed).fit(Tiny(), ckpt_path=path, weights_only=True)
-    # two of the first epoch's three batches were done: restored, the loader skips them
-    assert resumed.seen == [("batch 2", 3), *epoch]
+    trainer(tmp_path, resumed).fit(Stateful(), ckpt_path=path, weights_only=True)
+    assert resumed.seen == whole.seen[2:]
 
 
 def test_the_net_summary_has_the_net_rows_only(tmp_path, caplog):

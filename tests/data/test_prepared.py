@@ -197,7 +197,7 @@ def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(photos, tmp
     sampler = remote.sampler(remote.train_set, True, 0, rank=1, world_size=2)
     sampler.set_epoch(0)
     wanted = {index // 4 for index, _, _ in sampler.keys()}
-    batches = remote.batches(remote.train_set, sampler, True, lambda: 0)
+    batches = remote.batches(remote.train_set, sampler, True)
     assert sum(len(labels) for _, labels in batches) == len(sampler)
     cache = tmp_path / "cache" / "remote"
     fetched = {int(p.stem.split("-")[1]) for p in cache.rglob(f"{shard_name(0)[:6]}*.npy")}

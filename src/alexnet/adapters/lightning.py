@@ -1,10 +1,6 @@
-"""Three things Lightning 2.6 keeps private.
+"""Two things Lightning 2.6 keeps private. (Mid-epoch resume uses its public route, a
+stateful loader: alexnet.data.loading.sampling.ResumesMidEpoch.)
 
-- **Batches done in the current epoch.** Exact mid-epoch resume needs to know how many
-  training batches of the epoch the restored checkpoint had done, before the first
-  batch is drawn. Lightning restores that count into its fit loop's progress tracker;
-  its only public route to it is for stateful data loaders (``state_dict`` on the
-  loader), which would put the epoch order into a second place in the checkpoint.
 - **A log row before it is logged.** Checkpoints are written in the
   ``on_train_batch_end`` and ``on_train_epoch_end`` hooks, and Lightning logs (and
   flushes) the batch's or the epoch's row only after them: a process killed in between
@@ -18,12 +14,6 @@
 import lightning as L
 from lightning.fabric.utilities.apply_func import convert_tensors_to_scalars
 from lightning.pytorch.utilities.model_summary import ModelSummary as Summary
-
-
-def batches_done_in_epoch(trainer: L.Trainer) -> int:
-    """The training batches of the current epoch the trainer has done (restored from a
-    checkpoint when resuming, 0 when an epoch starts)."""
-    return trainer.fit_loop.epoch_loop.batch_progress.current.ready
 
 
 def unlogged_row(trainer: L.Trainer) -> dict[str, float | int]:

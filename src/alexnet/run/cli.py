@@ -205,9 +205,6 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
         logging.getLogger(name).addFilter(_NoAdverts())
     # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: not ours to fix.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    # Lightning warns that a run resumed mid-epoch has a loader without state_dict; ours
-    # start at the batch count Lightning restores (data/sampling.py), tested bit for bit.
-    warnings.filterwarnings("ignore", message=r".*your dataloader is not resumable")
     leave_run_dir_to_rank_0()
     register_resolvers()
 

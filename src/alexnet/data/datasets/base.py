@@ -3,13 +3,11 @@
 import copy
 import os
 from collections.abc import Callable, Iterable
-from functools import partial
 
 import lightning as L
 import torch
 from torch.utils.data import Dataset, Subset
 
-from alexnet.adapters.lightning import batches_done_in_epoch
 from alexnet.data.loading.sampling import KeyedSamples, ResumableLoader, ShardSampler
 from alexnet.data.loading.splits import per_class_holdout
 from alexnet.data.loading.transforms import TTAS
@@ -200,14 +198,10 @@ class ClassificationDataModule(L.LightningDataModule):
         return ShardSampler(len(dataset), training, seed, rank, world_size)
 
     def batches(
-        self,
-        dataset: Dataset,
-        sampler: ShardSampler,
-        training: bool,
-        batches_done: Callable[[], int],
+        self, dataset: Dataset, sampler: ShardSampler, training: bool
     ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``dataset`` in ``sampler``'s order: a DataLoader whose samples'
-        augmentation is keyed by (seed, epoch, index), starting at ``batches_done()``."""
+        augmentation is keyed by (seed, epoch, index), resumable mid-epoch."""
         return ResumableLoader(
             KeyedSamples(dataset, sampler.seed, training=training),
             batch_size=self.batch_size,
@@ -216,7 +210,6 @@ class ClassificationDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers,
             generator=torch.Generator().manual_seed(sampler.seed),  # not the global state
-            batches_done=batches_done,
         )
 
     def evaluation_batches(self, split: str) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
@@ -237,10 +230,7 @@ class ClassificationDataModule(L.LightningDataModule):
         rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))  # lightning.seed_everything's
         sampler = self.sampler(dataset, training, seed, rank, world_size)
-        batches_done = (
-            partial(batches_done_in_epoch, trainer) if training and trainer else lambda: 0
-        )
-        return self.batches(dataset, sampler, training, batches_done)
+        return self.batches(dataset, sampler, training)
 
     def train_dataloader(self):
         return self._split_loader("train")

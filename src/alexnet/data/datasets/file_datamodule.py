@@ -3,7 +3,7 @@
 import json
 import os
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
@@ -283,24 +283,19 @@ class ImageFilesDataModule(ClassificationDataModule):
         return super().sampler(dataset, training, seed, rank, world_size)
 
     def batches(
-        self,
-        dataset: Dataset,
-        sampler: ShardSampler,
-        training: bool,
-        batches_done: Callable[[], int],
+        self, dataset: Dataset, sampler: ShardSampler, training: bool
     ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         """Prepared splits: raw batches read by the loader workers, augmented on the
         training device."""
         if not self.prepared:
-            return super().batches(dataset, sampler, training, batches_done)
+            return super().batches(dataset, sampler, training)
         if isinstance(dataset, Subset):
             dataset = dataset.dataset.restricted(dataset.indices)
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         dataset.decode_here = device.type != "cuda"  # JPEG shards: nvJPEG on the GPU
         pipeline = SquaresPipeline(self.preset, self.image_size, self.mean, self.std, dataset.views)
         return DeviceBatches(
-            dataset, self.batch_size, sampler, pipeline, training, device, batches_done,
-            self.num_workers,
+            dataset, self.batch_size, sampler, pipeline, training, device, self.num_workers,
         )  # fmt: skip
 
     def _settle_auto(self, train: list[str]) -> None:

@@ -4,7 +4,6 @@ device. Fashion-MNIST at the paper's 227 px would be 70,000 × 227² float32 val
 14 GB; natively it is 55 MB, and a batch of 128 at 227 px is 26 MB."""
 
 import hashlib
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -103,13 +102,7 @@ class TensorImagesDataModule(ClassificationDataModule):
     def unaugmented(self, split: str) -> Dataset:
         return getattr(self, f"{split}_set")  # augmentation is the pipeline's, by batch
 
-    def batches(
-        self,
-        dataset: Dataset,
-        sampler: ShardSampler,
-        training: bool,
-        batches_done: Callable[[], int],
-    ) -> DeviceBatches:
+    def batches(self, dataset: Dataset, sampler: ShardSampler, training: bool) -> DeviceBatches:
         """Batches sliced from the split's tensors, prepared on the training device."""
         trainer = self.trainer
         device = trainer.strategy.root_device if trainer else torch.device("cpu")
@@ -123,7 +116,6 @@ class TensorImagesDataModule(ClassificationDataModule):
             self.pipeline,
             training,
             device,
-            batches_done,
         )
 
     def pipeline(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.io import decode_jpeg
 from torchvision.transforms import v2
 
-from alexnet.data.loading.sampling import IGNORE, ShardSampler, mixed_seed
+from alexnet.data.loading.sampling import IGNORE, ResumesMidEpoch, ShardSampler, mixed_seed
 from alexnet.data.loading.transforms import lighting_offsets
 
 #: (raw batch on the training device, generator for training or None) → model input.
@@ -122,7 +122,7 @@ def to_device(images: torch.Tensor | list[torch.Tensor], device: torch.device) -
     return images.to(device, non_blocking=True)
 
 
-class DeviceBatches:
+class DeviceBatches(ResumesMidEpoch):
     """An epoch of (images, labels) batches read whole by ``read``, in ``sampler``'s
     order (the same keys as the DataLoader path: every DDP process gets as many
     batches, padding duplicates of an evaluation split are labelled ``IGNORE``), moved
@@ -137,7 +137,6 @@ class DeviceBatches:
             their augmentation exactly, evaluation batches ``None``.
         training: whether this is the training split.
         device: where batches are prepared (the training device; default: the CPU).
-        batches_done: the batches of this epoch already trained on (see ResumableLoader).
         num_workers: loader processes that read batches ahead (0: read in this process).
     """
 
@@ -151,20 +150,19 @@ class DeviceBatches:
         pipeline: BatchPipeline,
         training: bool,
         device: torch.device | None = None,
-        batches_done: Callable[[], int] = lambda: 0,
         num_workers: int = 0,
     ):
         self.read, self.batch_size = read, batch_size
         self.sampler, self.pipeline, self.training = sampler, pipeline, training
         self.device = device or torch.device("cpu")
-        self.batches_done, self.num_workers = batches_done, num_workers
+        self.num_workers = num_workers
 
     def __len__(self) -> int:
         return math.ceil(len(self.sampler) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         keys = self.sampler.keys()  # asked at the first batch, as ResumableLoader does
-        first = self.batches_done()
+        first = self.first_batch()
         chunks = [keys[n * self.batch_size : (n + 1) * self.batch_size] for n in range(len(self))]
         chunks = chunks[first:]
         indices = [[key[0] for key in chunk] for chunk in chunks]
@@ -190,6 +188,7 @@ class DeviceBatches:
             else:  # padding duplicates are not counted
                 padded = torch.tensor([k[2] for k in chunk], device=self.device)
                 labels = torch.where(padded, torch.full_like(labels, IGNORE), labels)
+            self.handed_out += 1
             yield self.pipeline(images, generator), labels
 
 

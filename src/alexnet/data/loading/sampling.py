@@ -16,12 +16,15 @@ order but not what the workers' transforms drew. Hence these small pieces:
   draws from a random state seeded by (seed, epoch, index), and a padding duplicate in
   an evaluation split gets the label ``IGNORE`` so that metrics count every image once
   (in training, as with DistributedSampler, duplicates are trained on).
-- ``ResumableLoader``: a DataLoader that skips the batches of the epoch the trainer
-  has already trained on (the count Lightning restores from a checkpoint).
+- ``ResumesMidEpoch``: Lightning's public route to resuming mid-epoch, a stateful
+  loader: it says how many batches of which epoch it has handed out (``state_dict``,
+  which Lightning saves in every checkpoint) and, given that state on resume
+  (``load_state_dict``), starts that epoch after them. ``ResumableLoader`` is such a
+  DataLoader; alexnet.data.loading.on_device.DeviceBatches is another.
 """
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -139,17 +142,38 @@ class KeyedSamples(Dataset):
             return self.dataset[index]
 
 
-class ResumableLoader(DataLoader):
-    """A DataLoader over ``ShardSampler`` keys that starts an epoch where the trainer
-    says it is: ``batches_done()`` is asked when the first batch is wanted (after
-    Lightning has restored its loops and set the sampler's epoch), so a run resumed
-    mid-epoch gets exactly the batches it had not trained on yet."""
+class ResumesMidEpoch:
+    """A training loader Lightning resumes mid-epoch through its public stateful-loader
+    route. Lightning does not fetch ahead from a loader whose length it knows, so when
+    a checkpoint is saved the batches handed out are the batches trained on."""
 
-    def __init__(self, *args, batches_done: Callable[[], int] = lambda: 0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.batches_done = batches_done
+    sampler: ShardSampler
+    handed_out = 0  # batches of the current epoch handed out
+    resume_at: tuple[int, int] | None = None  # (epoch, batches) of a restored checkpoint
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "batches": self.handed_out}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.resume_at = (state["epoch"], state["batches"])
+
+    def first_batch(self) -> int:
+        """Where this epoch starts: after the batches a restored checkpoint of this
+        epoch had handed out, else at 0."""
+        epoch, batches = self.resume_at or (-1, 0)
+        self.resume_at = None
+        self.handed_out = batches if epoch == getattr(self.sampler, "epoch", None) else 0
+        return self.handed_out
+
+
+class ResumableLoader(ResumesMidEpoch, DataLoader):
+    """A DataLoader over ``ShardSampler`` keys that resumes an epoch where a checkpoint
+    left it: the samples of the batches already trained on are not read again."""
 
     def __iter__(self) -> Iterator:
+        start = self.first_batch()
         if hasattr(self.sampler, "start"):  # not when Lightning put in a sampler of its own
-            self.sampler.start = self.batches_done() * self.batch_size
-        yield from super().__iter__()
+            self.sampler.start = start * self.batch_size
+        for batch in super().__iter__():
+            self.handed_out += 1
+            yield batch
