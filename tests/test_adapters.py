@@ -45,6 +45,16 @@ class Stateful(Tiny):
         return ResumableLoader(KeyedSamples(data, 3, training=True), batch_size=4, sampler=sampler)
 
 
+class EarlyLoader(Stateful):
+    """Asks for the training's length while making its optimizer, as ours does for a
+    schedule stepped every batch: Lightning then makes the loader before it reads the
+    checkpoint it resumes from."""
+
+    def configure_optimizers(self):
+        assert self.trainer.estimated_stepping_batches > 0
+        return super().configure_optimizers()
+
+
 class Record(L.Callback):
     """The samples of each batch as it starts; with ``save_at``, a checkpoint after that
     many batches of the first epoch."""
@@ -89,6 +99,19 @@ def test_a_stateful_loader_is_saved_and_restored_mid_epoch(tmp_path):
     resumed = Record()
     trainer(tmp_path, resumed).fit(Stateful(), ckpt_path=path, weights_only=True)
     assert resumed.seen == whole.seen[2:]
+
+
+def test_lightning_gives_no_state_to_a_loader_made_before_the_checkpoint_is_read(tmp_path):
+    """Lightning issue #20550, why the DataModule keeps a copy of its training loader's
+    state (alexnet.data.datasets.base): if this fails, Lightning restores such a loader
+    itself and the copy can go."""
+    path = str(tmp_path / "mid.ckpt")
+    trainer(tmp_path, Record(save_at=2, path=path), epochs=1).fit(EarlyLoader())
+    resumed = Record()
+    trainer(tmp_path, resumed).fit(EarlyLoader(), ckpt_path=path, weights_only=True)
+    whole = Record()
+    trainer(tmp_path, whole).fit(EarlyLoader())
+    assert resumed.seen[0] == ("batch 2", whole.seen[0][1])  # batch 2 of the epoch: batch 0's
 
 
 def test_the_net_summary_has_the_net_rows_only(tmp_path, caplog):

@@ -8,7 +8,12 @@ import lightning as L
 import torch
 from torch.utils.data import Dataset, Subset
 
-from alexnet.data.loading.sampling import KeyedSamples, ResumableLoader, ShardSampler
+from alexnet.data.loading.sampling import (
+    KeyedSamples,
+    ResumableLoader,
+    ResumesMidEpoch,
+    ShardSampler,
+)
 from alexnet.data.loading.splits import per_class_holdout
 from alexnet.data.loading.transforms import TTAS
 from alexnet.errors import UserError
@@ -116,6 +121,8 @@ class ClassificationDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None
         self.class_names: list[str] = []
         self._fingerprint: dict | None = None
+        self._train_loader: ResumesMidEpoch | None = None
+        self._train_state: dict | None = None  # a restored checkpoint's, not yet given
 
     def preprocessing(self) -> dict:
         """How a new image becomes model input, as the evaluation splits are prepared:
@@ -233,7 +240,27 @@ class ClassificationDataModule(L.LightningDataModule):
         return self.batches(dataset, sampler, training)
 
     def train_dataloader(self):
-        return self._split_loader("train")
+        loader = self._split_loader("train")
+        if self._train_state is not None:
+            loader.load_state_dict(self._train_state)
+            self._train_state = None
+        self._train_loader = loader
+        return loader
+
+    def state_dict(self) -> dict:
+        """The training loader's place in its epoch, which Lightning saves in checkpoints
+        (as it saves the loader's own state: a copy, for the case below)."""
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """A checkpoint's place for the training loader, given to it now or when it is
+        made. Lightning gives a stateful loader its state itself, except when the loader
+        was made before the checkpoint was read — as ``trainer.estimated_stepping_batches``
+        in ``configure_optimizers`` does (Lightning issue #20550; tests/test_adapters.py)."""
+        self._train_state = state.get("train_loader")
+        if self._train_state is not None and self._train_loader is not None:
+            self._train_loader.load_state_dict(self._train_state)
+            self._train_state = None
 
     def val_dataloader(self):
         return self._split_loader("val")
