@@ -2,14 +2,17 @@
 public ones it chose instead of private ones, each against the installed library: a
 change underneath fails here, not in a run."""
 
+import csv
 import logging
 import signal
 
 import lightning as L
+from lightning.pytorch.loggers import CSVLogger
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from alexnet.adapters.lightning import unlogged_row
 from alexnet.callbacks.progress import NetSummary
 from alexnet.data.loading.sampling import KeyedSamples, ResumableLoader, ShardSampler
 from alexnet.faults.signals import submitit_signal
@@ -112,6 +115,46 @@ def test_lightning_gives_no_state_to_a_loader_made_before_the_checkpoint_is_read
     whole = Record()
     trainer(tmp_path, whole).fit(EarlyLoader())
     assert resumed.seen[0] == ("batch 2", whole.seen[0][1])  # batch 2 of the epoch: batch 0's
+
+
+class LogsLoss(Tiny):
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        self.log("loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+
+class UnloggedRows(L.Callback):
+    """``unlogged_row`` in the hooks where checkpoints are saved."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.rows.append(unlogged_row(trainer))
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.rows.append(unlogged_row(trainer))
+
+
+def test_a_row_is_known_before_lightning_logs_it(tmp_path):
+    """What ``unlogged_row`` reads from Lightning's logger connector in the checkpoint
+    hooks is each row Lightning's CSV logger then writes, in order."""
+    rows = UnloggedRows()
+    L.Trainer(
+        max_epochs=2,
+        callbacks=[rows],
+        logger=CSVLogger(tmp_path, name="", version=""),
+        log_every_n_steps=1,
+        default_root_dir=tmp_path,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(LogsLoss())
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        written = [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
+    assert len(written) == 8  # 3 batches and the epoch, twice
+    assert [{k: float(v) for k, v in row.items()} for row in rows.rows if row] == written
 
 
 def test_the_net_summary_has_the_net_rows_only(tmp_path, caplog):

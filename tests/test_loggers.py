@@ -8,7 +8,8 @@ import pytest
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
-from alexnet.loggers import ContinuingCSVLogger, instantiate_loggers, wandb_has_credentials
+from alexnet.adapters.lightning import ContinuingCSVLogger
+from alexnet.loggers import instantiate_loggers, wandb_has_credentials
 
 WANDB_CFG = {
     "wandb": {

@@ -10,32 +10,10 @@ from urllib.parse import urlsplit
 
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.loggers import Logger, WandbLogger
 
+from alexnet.adapters.lightning import ContinuingCSVLogger
 from alexnet.console import inform
-
-
-class ContinuingCSVLogger(CSVLogger):
-    """Lightning's CSVLogger, whose writer keeps the columns already in metrics.csv.
-
-    Adapter, and why: Lightning's writer knows the file's columns only from what it
-    logged itself, in memory. A writer that did not write the file (ddp_spawn's test
-    stage runs in new processes after its fit stage; a resumed run continues a file)
-    rewrites it with its own columns alone when it adds one, and fails ("dict contains
-    fields not in fieldnames"). Before each save this one adds the file's header to its
-    columns, through the writer's public ``metrics``/``metrics_keys`` attributes;
-    tests/test_loggers.py fails if Lightning changes them."""
-
-    @rank_zero_only
-    def save(self) -> None:
-        writer = self.experiment
-        path = Path(writer.metrics_file_path)
-        if writer.metrics and path.is_file():
-            with open(path, newline="") as f:
-                header = next(csv.reader(f), [])
-            writer.metrics_keys = sorted(set(writer.metrics_keys) | set(header))
-        super().save()
 
 
 def wandb_has_credentials() -> bool:
