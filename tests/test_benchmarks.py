@@ -137,9 +137,9 @@ def test_prepared_data_benchmark_on_real_photographs(tmp_path):
     )  # fmt: skip
     rows = table_rows(out)
     assert [row[0] for row in rows[:3]] == [
-        "JPEG files (data.prepared=false)",
-        "prepared 256 px (data.prepared=true)",
-        "prepared 256 px as JPEG q90, decoded on the CPU (data.prepared_jpeg_quality=90)",
+        "JPEG files (data.prepared.use=false)",
+        "prepared 256 px (data.prepared.use=true)",
+        "prepared 256 px as JPEG q90, decoded on the CPU (data.prepared.jpeg_quality=90)",
     ]
     assert float(rows[1][1]) > 0 and len(rows) == 5  # and a row of test top-1 each way
     assert "prepared − JPEG:" in out and "the source JPEGs" in out

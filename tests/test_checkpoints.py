@@ -86,9 +86,8 @@ def entry_point_configs(tmp_path: Path, ckpt: Path, data: list[str]) -> dict:
     """The task and config of every path that reads a checkpoint."""
     image = write_image(tmp_path / "x.png")
     quiet = ["trainer.enable_progress_bar=false", "logger=csv", "callbacks=none"]
-    train_data = [
-        "data=image_folder", *data, "model=alexnet_mini", "trainer.max_epochs=1", "data.batch_size=4"
-    ]  # fmt: skip
+    train_data = ["data=image_folder", *data, "model=alexnet_mini", "trainer.max_epochs=1"]
+    train_data.append("data.batch_size=4")  # as trained: a resume continues it
     return {
         "train_resume": (train, "train", [*train_data, *quiet, f"ckpt_path={ckpt}"]),
         "train_init_from": (train, "train", [*train_data, *quiet, f"init_from={ckpt}"]),
@@ -271,3 +270,20 @@ def test_last_checkpoint_holds_the_final_step_when_the_last_epoch_did_not_improv
     run_task(train, cfg)
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["global_step"], last["epoch"]) == (10, 2)  # both epochs completed
+
+
+def test_a_checkpoint_of_format_2_is_read(trained, tmp_path):
+    """Written before runs recorded their identity (0.2): no training, fingerprint or
+    study, and the prepared copy's options flat (``prepared_size``, ...)."""
+    contents = torch.load(trained[0], weights_only=True)
+    record = contents["alexnet"]
+    for key in ("training", "fingerprint", "study"):
+        del record[key]
+    record["format"] = 2
+    kwargs = record["data"]["kwargs"]
+    copy = kwargs.pop("prepared")
+    kwargs |= {"prepared": copy.pop("use"), **{f"prepared_{k}": v for k, v in copy.items()}}
+    torch.save(contents, tmp_path / "v2.ckpt")
+    read = read_checkpoint(tmp_path / "v2.ckpt")
+    assert read.record.data == read_checkpoint(trained[0]).record.data
+    assert read.record.training is None and read.record.fingerprint is None

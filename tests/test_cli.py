@@ -44,7 +44,7 @@ SLOW = pytest.mark.slow  # the cases `make test` leaves to `make test-all`
         ),
         pytest.param(
             ["data=image_folder"],
-            "data=image_folder needs data.root=<your class folders> (or data.prepared_uri=",
+            "data=image_folder needs data.root=<your class folders> (or data.prepared.uri=",
             id="image-folder-root",
             marks=SLOW,
         ),

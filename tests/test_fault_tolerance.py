@@ -52,8 +52,8 @@ def prepared_photos(tmp_path: Path) -> list[str]:
         "data=image_folder",
         f"data.root={tmp_path / 'photos'}",
         "data.preset=paper",
-        "data.prepared=true",
-        "data.prepared_shard_images=4",
+        "data.prepared.use=true",
+        "data.prepared.shard_images=4",
         "data.batch_size=4",
     ]
 
@@ -331,7 +331,7 @@ def test_ddp_from_object_storage_resumes_after_kill_9_to_the_same_weights(tmp_pa
     (copy,) = (tmp_path / "data" / "prepared").iterdir()
     s3_bucket.put(str(copy), "bucket/photos", recursive=True)
     shutil.rmtree(tmp_path / "photos")  # the nodes have only the copy
-    remote = ["data=image_folder", "data.prepared_uri=s3://bucket/photos", "data.batch_size=4"]
+    remote = ["data=image_folder", "data.prepared.uri=s3://bucket/photos", "data.batch_size=4"]
     overrides = [*SHORT, "trainer=ddp_cpu", "trainer.deterministic=true", *remote]
     whole = start(tmp_path / "whole", *overrides)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]

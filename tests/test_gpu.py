@@ -183,10 +183,12 @@ def test_jpeg_shards_decode_on_the_gpu_as_on_the_cpu(tmp_path):
         preset="paper",
         image_size=32,
         num_workers=0,
-        prepared=True,
-        prepared_dir=str(tmp_path / "prepared"),
-        prepared_shard_images=4,
-        prepared_jpeg_quality=90,
+        prepared={
+            "use": True,
+            "dir": str(tmp_path / "prepared"),
+            "shard_images": 4,
+            "jpeg_quality": 90,
+        },
     )
     datamodule.setup()
     split = datamodule.train_set

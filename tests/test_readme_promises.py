@@ -209,7 +209,7 @@ def test_the_prepared_photos_commands_train_and_resume_after_kill_9(tmp_path):
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     assert "prepared: " in prepared.stdout and (tmp_path / "data" / "prepared").is_dir()
     smaller = [
-        "data.prepared=true",
+        "data.prepared.use=true",
         "data.batch_size=8",
         "trainer.max_epochs=2",
         "fault_tolerance.checkpoint_every_n_steps=2",

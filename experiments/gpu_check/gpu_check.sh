@@ -65,7 +65,7 @@ for c in range(3):
     for i in range(40):
         Image.fromarray((np.random.default_rng(100 * c + i).random((375, 500, 3)) * 255).astype('uint8')).save('$run/photos/class%d_%02d.jpg' % (c, i))" \
         && for c in 0 1 2; do mkdir -p "$run/photos/c$c" && mv "$run"/photos/class${c}_*.jpg "$run/photos/c$c/"; done
-    part prepared 150 "$PYTHON" train.py trainer=gpu data=image_folder data.root="$run/photos" data.preset=paper data.prepared=true model=alexnet $few hydra.run.dir="$run/prepared"
+    part prepared 150 "$PYTHON" train.py trainer=gpu data=image_folder data.root="$run/photos" data.preset=paper data.prepared.use=true model=alexnet $few hydra.run.dir="$run/prepared"
     part predict 90 "$PYTHON" predict.py ckpt_path="$ckpt" "inputs=[$run/images]" device=cuda hydra.run.dir="$run/predict"
     part export 120 "$PYTHON" export.py ckpt_path="$ckpt" "formats=[torchscript,onnx]" out="$run/export" hydra.run.dir="$run/export_run"
 else

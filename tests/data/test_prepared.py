@@ -38,19 +38,15 @@ from fixtures import write_caltech101, write_class_tree, write_ilsvrc, write_ima
 CROP = 32  # a 37-pixel square (32 · 256/224), as 224 is cut from 256
 
 
-def folder_module(root: Path, tmp_path: Path, **kwargs) -> ImageFolderDataModule:
-    options = dict(
-        root=str(root),
-        preset="paper",
-        image_size=CROP,
-        batch_size=8,
-        num_workers=0,
-        prepared=True,
-        prepared_dir=str(tmp_path / "prepared"),
-        prepared_shard_images=4,
-        cache_dir=str(tmp_path / "cache"),
+def folder_module(
+    root: Path, tmp_path: Path, copy: dict | None = None, **options
+) -> ImageFolderDataModule:
+    """An image folder read from its prepared copy (``copy``: data.prepared's options)."""
+    prepared = {"use": True, "dir": str(tmp_path / "prepared"), "shard_images": 4, **(copy or {})}
+    defaults = dict(preset="paper", image_size=CROP, batch_size=8, num_workers=0)
+    return ImageFolderDataModule(
+        root=str(root), prepared=prepared, cache_dir=str(tmp_path / "cache"), **defaults | options
     )
-    return ImageFolderDataModule(**(options | kwargs))
 
 
 @pytest.fixture
@@ -65,7 +61,7 @@ def test_prepared_evaluation_batches_equal_the_per_image_pipeline(photos, tmp_pa
         datamodule = folder_module(photos, tmp_path, tta=tta)
         datamodule.prepare_data()
         datamodule.setup()
-        plain = folder_module(photos, tmp_path, prepared=False, tta=tta)
+        plain = folder_module(photos, tmp_path, {"use": False}, tta=tta)
         plain.setup()
         transform = eval_transform(plain.preprocessing(), tta)
         images, labels = next(iter(datamodule.test_dataloader()))  # in order, one batch
@@ -133,7 +129,7 @@ def test_a_training_batch_is_a_crop_of_the_per_image_pipelines_square(photos, tm
     squares, _ = datamodule.train_set(list(range(8)))
     crops = random_crop(squares, CROP, torch.Generator().manual_seed(3))
     plain = train_transform("paper", CROP).transforms[:2]  # Resize, CenterCrop
-    paths = [p for p, _ in folder_module(photos, tmp_path, prepared=False).checked_splits()[0]]
+    paths = [p for p, _ in folder_module(photos, tmp_path, {"use": False}).checked_splits()[0]]
     for square, crop, path in zip(squares, crops, paths[:8], strict=True):
         expected = v2.PILToTensor()(v2.Compose(plain)(load_rgb(path)))
         assert torch.equal(square, expected)
@@ -191,7 +187,7 @@ def test_a_prepared_copy_on_object_storage_is_fetched_shard_by_shard(photos, tmp
     datamodule = folder_module(photos, tmp_path)
     datamodule.prepare_data()
     s3_bucket.put(str(datamodule.prepared_location), "bucket/copy", recursive=True)
-    remote = folder_module(photos, tmp_path, prepared_uri="s3://bucket/copy", prepared=False)
+    remote = folder_module(photos, tmp_path, {"uri": "s3://bucket/copy", "use": False})
     remote.setup()
     assert remote.class_names == ["cat", "dog"] and len(remote.train_set) == 32
     sampler = remote.sampler(remote.train_set, True, 0, rank=1, world_size=2)
@@ -212,19 +208,19 @@ def test_a_copy_prepared_again_at_the_same_url_is_fetched_again(photos, tmp_path
 
     def upload_and_read(source: Path) -> tuple[torch.Tensor, torch.Tensor]:
         copies = tmp_path / f"prepared-{source.name}"
-        local = folder_module(source, tmp_path, prepared_dir=str(copies))
+        local = folder_module(source, tmp_path, {"dir": str(copies)})
         local.prepare_data()
         if s3_bucket.exists("bucket/copy"):
             s3_bucket.rm("bucket/copy", recursive=True)
         s3_bucket.put(str(local.prepared_location), "bucket/copy", recursive=True)
-        remote = folder_module(source, tmp_path, prepared_uri="s3://bucket/copy", prepared=False)
+        remote = folder_module(source, tmp_path, {"uri": "s3://bucket/copy", "use": False})
         remote.setup()
         return remote.train_set(list(range(len(remote.train_set))))
 
     old_images, _ = upload_and_read(photos)
     changed = write_class_tree(tmp_path / "changed", ["cat", "dog"], 20, seed=1)
     new_images, new_labels = upload_and_read(changed)
-    expected = folder_module(changed, tmp_path, prepared_dir=str(tmp_path / "prepared-changed"))
+    expected = folder_module(changed, tmp_path, {"dir": str(tmp_path / "prepared-changed")})
     expected.setup()
     images, labels = expected.train_set(list(range(len(expected.train_set))))
     assert torch.equal(new_images, images) and torch.equal(new_labels, labels)
@@ -236,7 +232,7 @@ def test_jpeg_shards_hold_the_squares_at_the_stated_quality(photos, tmp_path):
     to what PIL makes of the same file, near the raw squares, in less space."""
     raw = folder_module(photos, tmp_path)
     raw.setup()
-    jpeg = folder_module(photos, tmp_path, prepared_jpeg_quality=90)
+    jpeg = folder_module(photos, tmp_path, {"jpeg_quality": 90})
     jpeg.setup()
     assert jpeg.prepared_location != raw.prepared_location
     indices = list(range(6))
@@ -277,7 +273,8 @@ def test_every_image_dataset_trains_from_its_prepared_copy(dataset, tmp_path):
     shared = dict(root=str(root), image_size=CROP, batch_size=4, num_workers=0, **options)
     files = cls(**shared)
     files.setup()
-    prepared = cls(**shared, prepared=True, prepared_dir=str(tmp_path / "prepared"), cache_dir=None)
+    copy = {"use": True, "dir": str(tmp_path / "prepared")}
+    prepared = cls(**shared, prepared=copy, cache_dir=None)
     prepared.prepare_data()
     prepared.setup()
     assert prepared.class_names == files.class_names
@@ -304,13 +301,13 @@ def test_the_training_subset_tested_in_eval_mode_reads_its_own_images(photos, tm
 
 
 def test_a_prepared_copy_on_a_shared_path_is_read_in_place(photos, tmp_path):
-    """data.prepared_uri=<folder>: no source images read, nothing copied."""
+    """data.prepared.uri=<folder>: no source images read, nothing copied."""
     datamodule = folder_module(photos, tmp_path)
     datamodule.prepare_data()
     shared = tmp_path / "shared"
     shared.mkdir()
     shared = datamodule.prepared_location.rename(shared / "copy")
-    elsewhere = folder_module(tmp_path / "absent", tmp_path, prepared_uri=str(shared))
+    elsewhere = folder_module(tmp_path / "absent", tmp_path, {"uri": str(shared)})
     elsewhere.setup()
     assert elsewhere.class_names == ["cat", "dog"] and len(elsewhere.train_set) == 32
     assert len(list(iter(elsewhere.train_dataloader()))) == 4
@@ -326,7 +323,7 @@ def test_prepare_killed_part_way_finishes_to_the_same_copy(tmp_path):
         "data=image_folder",
         "data.root=photos",
         "data.preset=paper",
-        "data.prepared_shard_images=2",
+        "data.prepared.shard_images=2",
         "data.num_workers=1",
     ]
     whole = run_script("prepare.py", *options, "paths.data_dir=whole", cwd=tmp_path)

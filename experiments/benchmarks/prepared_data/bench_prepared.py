@@ -7,10 +7,10 @@ ImageNet-sized pictures by make_photos.py, one class per photograph. Measured:
 1. images per second per CPU core of the paper's training pipeline (shorter side to
    256, centre square, random 224 crop, flip, PCA lighting, normalise), one process
    and one torch thread:
-   - JPEG: ``data.prepared=false``, the ImageFiles pipeline (decode every file);
-   - prepared: ``data.prepared=true``, raw batches from the 256-pixel copy, augmented
+   - JPEG: ``data.prepared.use=false``, the ImageFiles pipeline (decode every file);
+   - prepared: ``data.prepared.use=true``, raw batches from the 256-pixel copy, augmented
      as whole batches (on the CPU here; on the GPU in a GPU run);
-   - prepared as JPEG: ``data.prepared_jpeg_quality=90``, the same squares stored as
+   - prepared as JPEG: ``data.prepared.jpeg_quality=90``, the same squares stored as
      JPEG files and decoded when read (on the CPU here; nvJPEG on a GPU);
 2. preparation: wall time (all cores) and size on disk against the JPEG folder's;
 3. accuracy: ``train.py`` on the same folder both ways, the same epochs and seeds
@@ -66,11 +66,9 @@ def module(
         preset="paper",
         image_size=224,
         batch_size=64,
-        prepared=prepared,
-        prepared_dir=str(work / "data" / "prepared"),
+        prepared={"use": prepared, "dir": str(work / "data" / "prepared"), "jpeg_quality": quality},
         cache_dir=str(work / "data" / ".cache"),
         num_workers=num_workers,
-        prepared_jpeg_quality=quality,
     )
 
 
@@ -150,13 +148,13 @@ def main() -> None:
     )
     print("| pipeline (paper, 224 crop, one core) | img/s | ratio |")
     print("| --- | --- | --- |")
-    print(f"| JPEG files (data.prepared=false) | {figures['jpeg']:.0f} | 1.00 |")
+    print(f"| JPEG files (data.prepared.use=false) | {figures['jpeg']:.0f} | 1.00 |")
     ratio = figures["prepared"] / figures["jpeg"]
-    print(f"| prepared 256 px (data.prepared=true) | {figures['prepared']:.0f} | {ratio:.2f} |")
+    print(f"| prepared 256 px (data.prepared.use=true) | {figures['prepared']:.0f} | {ratio:.2f} |")
     ratio = figures["prepared_jpeg"] / figures["jpeg"]
     print(
         f"| prepared 256 px as JPEG q{JPEG_QUALITY}, decoded on the CPU "
-        f"(data.prepared_jpeg_quality={JPEG_QUALITY}) | {figures['prepared_jpeg']:.0f} | "
+        f"(data.prepared.jpeg_quality={JPEG_QUALITY}) | {figures['prepared_jpeg']:.0f} | "
         f"{ratio:.2f} |"
     )
     print(

@@ -34,8 +34,8 @@ MAY_DIFFER = frozenset(
                 "check_files",
                 "train_eval_size",
                 "root",
-                "prepared_dir",
-                "prepared_uri",
+                "prepared.dir",
+                "prepared.uri",
             )
         ),
         *(

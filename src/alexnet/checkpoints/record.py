@@ -84,6 +84,22 @@ def versions() -> dict[str, str]:
     }
 
 
+def format_2_data(data: object) -> object:
+    """A format-2 record's data part in this format: the prepared copy's options, once
+    flat (``prepared_size``, ...), are ``prepared``'s (``size``, ...)."""
+    if not isinstance(data, dict) or not isinstance(data.get("kwargs"), dict):
+        return data
+    kwargs = dict(data["kwargs"])
+    copy = {
+        k.removeprefix("prepared_"): kwargs.pop(k)
+        for k in list(kwargs)
+        if k.startswith("prepared_")
+    }
+    if "prepared" in kwargs and not isinstance(kwargs["prepared"], dict):
+        copy["use"] = kwargs.pop("prepared")
+    return {**data, "kwargs": {**kwargs, "prepared": copy} if copy else kwargs}
+
+
 def checked_record(checkpoint: object, path: str | Path) -> Record:
     """The record of a loaded checkpoint, checked field by field, its model and dataset
     names registered and their arguments accepted by their constructors."""
@@ -96,6 +112,8 @@ def checked_record(checkpoint: object, path: str | Path) -> Record:
                 f"python -m alexnet.upgrade {path} <new.ckpt>"
             )
         raise UserError(f"{path} was not written by this project's train.py")
+    if isinstance(checkpoint[SECTION], dict) and checkpoint[SECTION].get("format") == 2:
+        checkpoint[SECTION]["data"] = format_2_data(checkpoint[SECTION].get("data"))
     try:
         saved = Record.model_validate(checkpoint[SECTION])
     except pydantic.ValidationError as err:

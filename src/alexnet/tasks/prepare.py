@@ -19,12 +19,13 @@ def prepare(spec: TrainSpec) -> Path:
             f"data={data.name} is held in memory whole and needs no preparing; prepare.py is "
             "for the image-file datasets (caltech101, imagenette, imagenet_subset, image_folder)"
         )
-    datamodule = build_data(data.model_copy(update={"kwargs": {**data.kwargs, "prepared": True}}))
+    copy = {**(data.kwargs.get("prepared") or {}), "use": True}
+    datamodule = build_data(data.model_copy(update={"kwargs": {**data.kwargs, "prepared": copy}}))
     datamodule.prepare_data()
     folder = datamodule.prepared_location
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     inform(
         f"prepared: {folder} ({size / 2**20:,.0f} MiB). Train from it with the same options "
-        "and data.prepared=true; from a copy of it elsewhere with data.prepared_uri=<its URL>"
+        "and data.prepared.use=true; from a copy of it elsewhere with data.prepared.uri=<its URL>"
     )
     return folder

@@ -52,7 +52,7 @@ class Caltech101DataModule(ImageFilesDataModule):
     def prepare_data(self) -> None:
         if self.download and self.categories_dir() is None:
             download(lambda: datasets.Caltech101(str(self.root), download=True), self._missing)
-        super().prepare_data()  # the prepared copy, with data.prepared=true
+        super().prepare_data()  # the prepared copy, with data.prepared.use=true
 
     def _missing(self, reason: str) -> UserError:
         return UserError(

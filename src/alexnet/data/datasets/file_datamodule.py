@@ -6,7 +6,9 @@ import statistics
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Annotated
 
+import pydantic
 import torch
 from torch.utils.data import Dataset, Subset
 
@@ -51,15 +53,32 @@ SQUARE_PRESETS = ("paper", "small")  # the presets a prepared square supports
 DATASET_INFO = "dataset.json"  # a prepared copy's classes, preset, size and statistics
 
 
-def check_prepared_options(
-    prepared_dir: str | None, prepared_uri: str | None, shard_images: int
-) -> None:
-    """One line for each way the prepared-data options cannot work (the preset is
-    checked once ``auto`` has settled it)."""
-    if not prepared_dir and not prepared_uri:
-        raise UserError("data.prepared=true needs data.prepared_dir (where to write the copy)")
-    if shard_images <= 0:
-        raise UserError(f"data.prepared_shard_images={shard_images} must be positive")
+class PreparedCopy(pydantic.BaseModel):
+    """``data.prepared``: train from a copy prepared once at the paper's resolution
+    (alexnet.data.storage.prepared: made on first use, or by prepare.py), augmented by
+    whole batches on the training device; presets ``paper`` and ``small``.
+
+    Args:
+        use: train from the copy (made where it is missing).
+        size: the squares' side (null: the per-image pipeline's, crop·256/224 — 256
+            for a 224 crop — or the crop for ``small``).
+        dir: where copies are written (under the data directory).
+        uri: read a copy from here instead of the image files: the folder prepare.py
+            printed, on a shared path or object storage (``s3://bucket/imagenet100``);
+            its shards are fetched into the data's ``cache_dir``.
+        shard_images: images per shard (each process of a run reads whole shards).
+        jpeg_quality: store the squares as JPEG files of this quality (about a tenth of
+            the raw size, for datasets as large as ImageNet; decoded when read, on the
+            GPU when training on one); null: raw uint8.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+    use: bool = False
+    size: Annotated[int, pydantic.Field(ge=1)] | None = None
+    dir: str | None = None
+    uri: str | None = None
+    shard_images: Annotated[int, pydantic.Field(ge=1)] = 1024
+    jpeg_quality: Annotated[int, pydantic.Field(ge=1, le=95)] | None = None
 
 
 class ImageFilesDataModule(ClassificationDataModule):
@@ -78,20 +97,7 @@ class ImageFilesDataModule(ClassificationDataModule):
         cache_dir: where measured statistics and the headers read are cached (the data
             directory's cache; null: measured and read every time). Never the images'
             own folder. A file whose size or modification time changed is read again.
-        prepared: train from a copy prepared once at the paper's resolution (see
-            alexnet.data.storage.prepared: made on first use, or by prepare.py), augmented by
-            whole batches on the training device; presets ``paper`` and ``small``.
-        prepared_size: the prepared squares' side (null: the per-image pipeline's,
-            crop·256/224 — 256 for a 224 crop — or the crop for ``small``).
-        prepared_dir: where prepared copies are written (under the data directory).
-        prepared_uri: read a prepared copy from here instead of the image files: the
-            folder prepare.py printed, on a shared path or object storage
-            (``s3://bucket/imagenet100``); its shards are fetched into ``cache_dir``.
-        prepared_shard_images: images per prepared shard (each process of a run reads
-            whole shards of its own).
-        prepared_jpeg_quality: store the squares as JPEG files of this quality (about a
-            tenth of the raw size, for datasets as large as ImageNet; decoded when read,
-            on the GPU when training on one); null: raw uint8.
+        prepared: the prepared copy's options (:class:`PreparedCopy`).
     """
 
     supports_ten_crop = True
@@ -106,25 +112,17 @@ class ImageFilesDataModule(ClassificationDataModule):
         check_files: bool = True,
         max_image_pixels: int = MAX_PIXELS,
         cache_dir: str | None = None,
-        prepared: bool = False,
-        prepared_size: int | None = None,
-        prepared_dir: str | None = None,
-        prepared_uri: str | None = None,
-        prepared_shard_images: int = 1024,
-        prepared_jpeg_quality: int | None = None,
+        prepared: PreparedCopy | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if preset not in PRESETS:
             raise UserError(f"data.preset={preset!r} is not one of {', '.join(PRESETS)}")
-        self.prepared = prepared or bool(prepared_uri)
-        if self.prepared:
-            check_prepared_options(prepared_dir, prepared_uri, prepared_shard_images)
-        self.prepared_size, self.prepared_dir = prepared_size, prepared_dir
-        self.prepared_uri, self.prepared_shard_images = prepared_uri, prepared_shard_images
-        if prepared_jpeg_quality is not None and not 1 <= prepared_jpeg_quality <= 95:
-            raise UserError(f"data.prepared_jpeg_quality={prepared_jpeg_quality}: 1 to 95, or null")
-        self.prepared_jpeg_quality = prepared_jpeg_quality
+        self.copy = PreparedCopy.model_validate(prepared or {})
+        self.prepared = self.copy.use or bool(self.copy.uri)
+        if self.prepared and not self.copy.dir and not self.copy.uri:
+            raise UserError("data.prepared.use=true needs data.prepared.dir (where to write it)")
+        self.square: int | None = self.copy.size  # the copy's side, once known
         self.prepared_location: Path | None = None  # set once the copy is complete
         self.root, self.preset = Path(root), preset
         self.val_fraction, self.split_seed = val_fraction, split_seed
@@ -164,8 +162,8 @@ class ImageFilesDataModule(ClassificationDataModule):
 
     def square_size(self) -> int:
         """The side of the prepared squares."""
-        if self.prepared_size:
-            return self.prepared_size
+        if self.square:
+            return self.square
         return self.image_size if self.preset == "small" else resize_for(self.image_size)
 
     def checked_splits(self) -> Splits:
@@ -185,28 +183,28 @@ class ImageFilesDataModule(ClassificationDataModule):
     def prepare_data(self) -> None:
         """With ``prepared=true``: the prepared copy, made now if it is not complete
         (Lightning runs this on one process per node before the others set up)."""
-        if self.prepared and not self.prepared_uri:
+        if self.prepared and not self.copy.uri:
             self.prepare(self.checked_splits())
 
     def prepare(self, splits: Splits) -> Path:
         """The folder of the prepared copy of ``splits``, written where missing."""
         if self.preset not in SQUARE_PRESETS:
             raise UserError(
-                f"data.prepared=true supports the presets {', '.join(SQUARE_PRESETS)}; "
+                f"data.prepared.use=true supports the presets {', '.join(SQUARE_PRESETS)}; "
                 f"{self.preset}'s RandomResizedCrop needs the whole image: set data.preset=paper"
             )
         size = self.square_size()
         if size < self.image_size:
-            raise UserError(f"data.prepared_size={size} is less than the crop, {self.image_size}")
+            raise UserError(f"data.prepared.size={size} is less than the crop, {self.image_size}")
         named = dict(zip(SPLITS, splits, strict=True))
         kind = type(self).__name__.removesuffix("DataModule").lower()
-        name, quality = f"{kind}-{self.root.name}", self.prepared_jpeg_quality
-        folder = prepared_folder(Path(self.prepared_dir), name, named, size, quality)
+        name, quality = f"{kind}-{self.root.name}", self.copy.jpeg_quality
+        folder = prepared_folder(Path(self.copy.dir), name, named, size, quality)
         workers = self.num_workers or 1
         for split, samples in named.items():
             description = f"preparing {split} ({size} px)"
             prepare_split(
-                samples, folder / split, size, self.prepared_shard_images,
+                samples, folder / split, size, self.copy.shard_images,
                 self.max_image_pixels, workers, description, quality,
             )  # fmt: skip
         about = {"classes": self.class_names, "preset": self.preset, "size": size}
@@ -219,19 +217,19 @@ class ImageFilesDataModule(ClassificationDataModule):
 
     def prepared_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         """The splits read from the prepared copy (made first where it is missing)."""
-        location = self.prepared_uri or str(self.prepare(self.checked_splits()))
+        location = self.copy.uri or str(self.prepare(self.checked_splits()))
         cache = self.cache_dir / "remote" if self.cache_dir else None
         text = ShardStore(location, cache).read_text(DATASET_INFO)
         if text is None:
             raise UserError(f"no prepared copy at {location} ({DATASET_INFO} is missing)")
         about = json.loads(text)
-        if self.prepared_size and about["size"] != self.prepared_size:
+        if self.copy.size and about["size"] != self.copy.size:
             raise UserError(
                 f"{location} was prepared at {about['size']} px, not "
-                f"data.prepared_size={self.prepared_size}"
+                f"data.prepared.size={self.copy.size}"
             )
         self.class_names, self.preset = about["classes"], about["preset"]
-        self.mean, self.std, self.prepared_size = about["mean"], about["std"], about["size"]
+        self.mean, self.std, self.square = about["mean"], about["std"], about["size"]
         train, val, test = (
             PreparedSplit(ShardStore(f"{location.rstrip('/')}/{name}", cache), views)
             for name, views in zip(SPLITS, ("center", "center", self.tta), strict=True)

@@ -13,15 +13,15 @@ class ImageFolderDataModule(ImageFilesDataModule):
     Classes are the training folder's sub-folders, sorted.
 
     Args:
-        root: the dataset folder (not read with ``prepared_uri``).
+        root: the dataset folder (not read with ``prepared.uri``).
         test_fraction: share of each class tested, for a single tree.
     """
 
     def __init__(self, root: str | None = None, test_fraction: float = 0.1, **kwargs):
-        if root is None and not kwargs.get("prepared_uri"):
+        if root is None and not (kwargs.get("prepared") or {}).get("uri"):
             raise UserError(
                 "data=image_folder needs data.root=<your class folders> "
-                "(or data.prepared_uri=<a prepared copy>)"
+                "(or data.prepared.uri=<a prepared copy>)"
             )
         super().__init__(root=root or "", **kwargs)
         self.test_fraction = test_fraction

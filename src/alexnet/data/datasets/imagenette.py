@@ -38,7 +38,7 @@ class ImagenetteDataModule(ImageFilesDataModule):
                 lambda: datasets.Imagenette(str(self.root), size=self.size, download=True),
                 self._missing,
             )
-        super().prepare_data()  # the prepared copy, with data.prepared=true
+        super().prepare_data()  # the prepared copy, with data.prepared.use=true
 
     def _missing(self, reason: str) -> UserError:
         return UserError(

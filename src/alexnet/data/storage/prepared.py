@@ -18,7 +18,7 @@ Raw squares take 192 KiB an image at 256 px (ImageNet's 1.28 M: 246 GB); JPEG at
 quality 90 about a tenth, paid for with a decode each time an image is read (by the
 loader workers on a CPU, by nvJPEG in one call for the whole batch on a GPU).
 
-The folder is ``<prepared_dir>/<root's name>-<digest of the sample list and size>/<split>``:
+The folder is ``<data.prepared.dir>/<root's name>-<digest of the sample list and size>/<split>``:
 under the data directory, never in the user's own folder. Preparing is resumable
 (each shard is written whole, by rename) and refuses with one line when the source
 files changed since it started (their paths, sizes and modification times).
