@@ -21,54 +21,26 @@ from alexnet.spec import Parts, TrainSpec
 #: the schedule follows), validation's frequency and share. The loggers, callbacks,
 #: fault tolerance, test, lr_find, compile and channels_last are no part of the
 #: identity at all.
+DATA_MAY_DIFFER = """num_workers pin_memory persistent_workers on_device cache_dir check_files
+    train_eval_size root prepared.dir prepared.uri"""
+TRAINER_MAY_DIFFER = """accelerator devices num_nodes strategy sync_batchnorm max_epochs min_epochs
+    max_steps min_steps max_time default_root_dir enable_progress_bar enable_model_summary
+    enable_checkpointing log_every_n_steps check_val_every_n_epoch val_check_interval
+    limit_val_batches limit_test_batches num_sanity_val_steps deterministic benchmark profiler"""
 MAY_DIFFER = frozenset(
-    {
-        *(
-            f"data.{key}"
-            for key in (
-                "num_workers",
-                "pin_memory",
-                "persistent_workers",
-                "on_device",
-                "cache_dir",
-                "check_files",
-                "train_eval_size",
-                "root",
-                "prepared.dir",
-                "prepared.uri",
-            )
-        ),
-        *(
-            f"trainer.{key}"
-            for key in (
-                "accelerator",
-                "devices",
-                "num_nodes",
-                "strategy",
-                "sync_batchnorm",
-                "max_epochs",
-                "min_epochs",
-                "max_steps",
-                "min_steps",
-                "max_time",
-                "default_root_dir",
-                "enable_progress_bar",
-                "enable_model_summary",
-                "enable_checkpointing",
-                "log_every_n_steps",
-                "check_val_every_n_epoch",
-                "val_check_interval",
-                "limit_val_batches",
-                "limit_test_batches",
-                "num_sanity_val_steps",
-                "deterministic",
-                "benchmark",
-                "profiler",
-            )
-        ),
+    [
+        *(f"data.{key}" for key in DATA_MAY_DIFFER.split()),
+        *(f"trainer.{key}" for key in TRAINER_MAY_DIFFER.split()),
         "scheduler.max_epochs",  # follows trainer.max_epochs
-    }
+    ]
 )
+
+
+def may_differ(key: str) -> bool:
+    """Whether ``key`` (or the option it is part of: ``trainer.strategy.timeout``) may
+    differ on resume."""
+    parts = key.split(".")
+    return any(".".join(parts[:n]) in MAY_DIFFER for n in range(1, len(parts) + 1))
 
 
 def code_version() -> str:
@@ -115,7 +87,7 @@ def identity(
         "study": study,
     }
     return {
-        name: {k: v for k, v in flat(section, name).items() if k not in MAY_DIFFER}
+        name: {k: v for k, v in flat(section, name).items() if not may_differ(k)}
         for name, section in sections.items()
         if section is not None
     }
