@@ -148,7 +148,7 @@ def task_spec(cfg: DictConfig, spec_type: type[Spec], **added: Any) -> Spec:
     """The spec of the composed ``cfg`` (resolved here, once), with the values the
     command line ``added`` (a sweep's study); a UserError of one line if an option is
     not one, or its value is not of its type."""
-    values = {**OmegaConf.to_container(cfg, resolve=True), **added}
+    values = {**OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True), **added}
     task = f"{values.get('task_name', 'the task')}.py"
     try:
         _check_options(spec_type, values, "", task)

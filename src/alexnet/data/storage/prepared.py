@@ -49,6 +49,7 @@ from torchvision.transforms import v2
 from alexnet.atomic import partial_path, remove_stale_partials, write_atomically
 from alexnet.data.storage.files import Sample, load_rgb, shown
 from alexnet.errors import UserError
+from alexnet.processes import die_with_parent
 
 FORMAT_VERSION = 1
 MANIFEST, SOURCE, LABELS = "manifest.json", "source.json", "labels.npy"
@@ -130,7 +131,7 @@ def prepare_split(
     load = partial(square_pixels, size=size, max_pixels=max_pixels, quality=quality)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
-        ProcessPoolExecutor(max(workers, 1)) as pool,
+        ProcessPoolExecutor(max(workers, 1), initializer=die_with_parent) as pool,
         Progress(*columns, TimeRemainingColumn(), transient=True) as progress,
     ):
         task = progress.add_task(description, total=len(samples))

@@ -1,0 +1,24 @@
+"""Child processes that end with their command: a worker (of a preparation, a data
+loader) asks Linux to kill it when the process that started it dies
+(``PR_SET_PDEATHSIG``), so that no worker outlives a command killed with SIGKILL —
+one blocked writing a result into a pipe nobody reads would otherwise wait forever.
+Python has no wrapper for ``prctl``; ctypes calls libc's. Elsewhere than Linux this
+does nothing (macOS has no such call; a worker there ends when its pipe closes)."""
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(*_: object) -> None:
+    """In a freshly started child process: be killed when its parent dies (and exit now
+    if it already has). Takes and ignores a worker's id (``worker_init_fn``)."""
+    if sys.platform != "linux":
+        return
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os._exit(1)
