@@ -6,8 +6,11 @@ python prepare.py data=imagenet_subset model=alexnet
 
 from pathlib import Path
 
-from alexnet.run.cli import run_hydra
-from alexnet.tasks.prepare import prepare
+from alexnet.run.interrupts import one_line_on_signals
 
 if __name__ == "__main__":
-    run_hydra(prepare, Path(__file__).parent / "configs", "prepare")
+    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
+        from alexnet.run.cli import run_hydra
+        from alexnet.tasks.prepare import prepare
+
+        run_hydra(prepare, Path(__file__).parent / "configs", "prepare")

@@ -7,8 +7,11 @@ python train.py -m optimizer.lr=0.003,0.01 model=alexnet_mini,alexnet_bn
 
 from pathlib import Path
 
-from alexnet.run.cli import run_hydra
-from alexnet.tasks.train import train
+from alexnet.run.interrupts import one_line_on_signals
 
 if __name__ == "__main__":
-    run_hydra(train, Path(__file__).parent / "configs", "train")
+    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
+        from alexnet.run.cli import run_hydra
+        from alexnet.tasks.train import train
+
+        run_hydra(train, Path(__file__).parent / "configs", "train")

@@ -21,6 +21,11 @@ from alexnet.fast import compile_net, to_channels_last
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 #: The evaluation stages: validation, test, and the training subset tested in eval mode.
 EVAL_STAGES = ("val", "test", "train_eval")
+#: What is logged at the end of every epoch: what a sweep's pruner can watch.
+EPOCH_METRICS = (
+    *(f"train/{name}" for name in ("loss_epoch", "acc", "acc_top5")),
+    *(f"val/{name}" for name in ("loss", "acc", "acc_top5", "acc_best")),
+)
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
 

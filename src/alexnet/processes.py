@@ -13,9 +13,18 @@ import sys
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_parent(*_: object) -> None:
-    """In a freshly started child process: be killed when its parent dies (and exit now
-    if it already has). Takes and ignores a worker's id (``worker_init_fn``)."""
+def start_worker(*_: object) -> None:
+    """In a freshly started worker process: signals are its command's to handle (Ctrl-C
+    and SIGTERM, sent to the whole process group by a terminal or a scheduler, are left
+    to the command, which stops its workers), and it dies with its parent. Takes and
+    ignores a worker's id (``worker_init_fn``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Be killed when the parent process dies (and exit now if it already has)."""
     if sys.platform != "linux":
         return
     parent = os.getppid()

@@ -15,7 +15,7 @@ def messy_tree(root):
     write_class_tree(root, ["cat", "dog"], 6)
     write_image(root / "cat" / "holiday" / "2023" / "IMG_0001.JPG")  # nested, upper case
     write_image(root / "dog" / "IMG_0002.PNG")
-    write_class_tree(root, ["newt"], 2)  # a tiny class
+    write_class_tree(root, ["newt"], 1)  # a tiny class: one image
     (root / "cat" / "purr.wav").write_bytes(b"RIFF....WAVEfmt ")
     (root / "cat" / "notes.txt").write_text("my cat")
     (root / "dog" / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')

@@ -30,7 +30,9 @@ from alexnet import console
 from alexnet.arguments import closest
 from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
 from alexnet.faults.resume import command_config_aside, discard_command_config
+from alexnet.module import EPOCH_METRICS
 from alexnet.run.options import task_spec
+from alexnet.run.paths import file_system_line
 from alexnet.run.resolvers import register_resolvers
 from alexnet.spec import TaskSpec
 from alexnet.sweeps.folder import recorded_study
@@ -38,11 +40,15 @@ from alexnet.sweeps.folder import recorded_study
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
     """The user's mistake behind ``err``, if it is one: a UserError (which Hydra may
-    wrap while instantiating or resolving), a bad override or an unknown config option."""
+    wrap while instantiating or resolving), a place that cannot be written, a bad
+    override or an unknown config option."""
     chain = list(causes(err))
     for link in chain:
         if isinstance(link, UserError):
             return link
+    for link in chain:
+        if isinstance(link, OSError) and (line := file_system_line(link)):
+            return UserError(line)
     for link in chain:
         if isinstance(link, (OmegaConfBaseException, MisconfigurationException)):
             return link  # Lightning's MisconfigurationException: a trainer.* setting
@@ -121,7 +127,8 @@ def stop(stopped: RunStopped) -> NoReturn:
 
 def discard_if_unused(run_dir: Path) -> None:
     """Remove the run directory of a run that stopped before it wrote anything of its
-    own (only Hydra's ``.hydra/`` and the log file): a mistake leaves nothing behind."""
+    own (only Hydra's ``.hydra/`` and the log file): a mistake leaves nothing behind
+    (where it can be removed)."""
     own = {path.name for path in run_dir.iterdir()} if run_dir.is_dir() else {"?"}
     if own <= {".hydra", f"{HydraConfig.get().job.name}.log"}:
         for logger in map(logging.getLogger, ("", *console.RUN_LOGGERS)):  # no handler writes there
@@ -131,7 +138,7 @@ def discard_if_unused(run_dir: Path) -> None:
                 ).is_relative_to(run_dir.resolve()):
                     logger.removeHandler(handler)
                     handler.close()
-        shutil.rmtree(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def leave_run_dir_to_rank_0() -> None:
@@ -179,11 +186,16 @@ def sweep_of(cfg: DictConfig) -> dict | None:
         raise UserError("study_trial is set by the Optuna sweeper (hydra/sweeper=study) alone")
     sweeper = hydra_cfg.sweeper
     pruner = sweeper.get("pruner")
+    metric = sweeper.get("pruning_metric", "val/acc")
+    if pruner and metric not in EPOCH_METRICS:
+        near = closest(metric, EPOCH_METRICS)
+        hint = f"did you mean {near}?" if near else f"give one of {', '.join(EPOCH_METRICS)}"
+        raise UserError(f"hydra.sweeper.pruning_metric={metric} is not logged every epoch: {hint}")
     study = {
         **recorded.model_dump(),
         "trial": cfg.study_trial,
         "pruner": OmegaConf.to_container(pruner, resolve=True) if pruner else None,
-        "pruning_metric": sweeper.get("pruning_metric", "val/acc"),
+        "pruning_metric": metric,
     }
     return {"name": folder.name, "study": study}
 
@@ -207,6 +219,7 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     leave_run_dir_to_rank_0()
     register_resolvers()
+    logging.raiseExceptions = False  # a log line that cannot be written is dropped, quietly
 
     def guarded_task(cfg: DictConfig) -> object:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -221,6 +234,10 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
             ):
                 raise  # a failed job: the sweeper records it (sweeps/sweeper.py) or stops the sweep
             stop(stopped)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM (alexnet.run.interrupts): nothing left
+            discard_command_config(run_dir)
+            discard_if_unused(run_dir)
+            raise
         except Exception as err:
             try:
                 exit_if_user_error(err)

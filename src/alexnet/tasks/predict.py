@@ -25,8 +25,15 @@ def image_paths(inputs: list[str]) -> list[Path]:
             paths.append(path)
         else:
             raise UserError(f"input {item} does not exist")
+    if not inputs:
+        raise UserError(
+            "inputs=[] names no images: give inputs=[cat.jpg,photos/] or inputs=cat.jpg"
+        )
     if not paths:
-        raise UserError(f"no image files in {', '.join(inputs)}")
+        kinds = ", ".join(IMAGE_EXTENSIONS)
+        raise UserError(
+            f"no image files ({kinds}) in {', '.join(inputs)}: give images or folders of them"
+        )
     return paths
 
 

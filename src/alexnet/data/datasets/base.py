@@ -17,7 +17,7 @@ from alexnet.data.loading.sampling import (
 from alexnet.data.loading.splits import per_class_holdout
 from alexnet.data.loading.transforms import TTAS
 from alexnet.errors import UserError
-from alexnet.processes import die_with_parent
+from alexnet.processes import start_worker
 
 #: ``data.normalization``: (x − mean) / std on the [0, 1] scale, or the paper's raw
 #: 0–255 values less the training split's per-channel mean (section 2).
@@ -218,7 +218,7 @@ class ClassificationDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers,
             generator=torch.Generator().manual_seed(sampler.seed),  # not the global state
-            worker_init_fn=die_with_parent,  # (samples draw from their own keyed seed)
+            worker_init_fn=start_worker,  # (samples draw from their own keyed seed)
         )
 
     def evaluation_batches(self, split: str) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:

@@ -70,6 +70,7 @@ class PreparedCopy(pydantic.BaseModel):
         jpeg_quality: store the squares as JPEG files of this quality (about a tenth of
             the raw size, for datasets as large as ImageNet; decoded when read, on the
             GPU when training on one); null: raw uint8.
+        timeout_s: how long object storage may take to answer, per try (two tries).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -79,6 +80,7 @@ class PreparedCopy(pydantic.BaseModel):
     uri: str | None = None
     shard_images: Annotated[int, pydantic.Field(ge=1)] = 1024
     jpeg_quality: Annotated[int, pydantic.Field(ge=1, le=95)] | None = None
+    timeout_s: Annotated[float, pydantic.Field(gt=0)] = 30.0
 
 
 class ImageFilesDataModule(ClassificationDataModule):
@@ -153,7 +155,10 @@ class ImageFilesDataModule(ClassificationDataModule):
 
     def hold_out_val(self, samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
         """(train, val): ``val_fraction`` of each class moved to validation."""
-        kept, held = stratified_holdout([y for _, y in samples], self.val_fraction, self.split_seed)
+        labels = [y for _, y in samples]
+        kept, held = stratified_holdout(
+            labels, self.val_fraction, self.split_seed, "data.val_fraction"
+        )
         return [samples[i] for i in kept], [samples[i] for i in held]
 
     def preprocessing(self) -> dict:
@@ -172,7 +177,13 @@ class ImageFilesDataModule(ClassificationDataModule):
         train, val, test = self.find_splits()
         for name, samples in (("train", train), ("val", val), ("test", test)):
             if not samples:
-                raise UserError(f"the {name} split of {self.root} has no images")
+                raise UserError(
+                    f"the {name} split of {self.root} has no images: validation picks the "
+                    f"best checkpoint every epoch; give data.{name}_fraction above 0, or "
+                    f"{name}/ class folders"
+                    if name != "train"
+                    else f"the training split of {self.root} has no images"
+                )
         if self.preset == "auto":
             self._settle_auto([path for path, _ in train])
         if self.normalization == "paper":  # the training split's own mean, on 0–255
@@ -219,7 +230,8 @@ class ImageFilesDataModule(ClassificationDataModule):
         """The splits read from the prepared copy (made first where it is missing)."""
         location = self.copy.uri or str(self.prepare(self.checked_splits()))
         cache = self.cache_dir / "remote" if self.cache_dir else None
-        text = ShardStore(location, cache).read_text(DATASET_INFO)
+        timeout = self.copy.timeout_s
+        text = ShardStore(location, cache, timeout_s=timeout).read_text(DATASET_INFO)
         if text is None:
             raise UserError(f"no prepared copy at {location} ({DATASET_INFO} is missing)")
         about = json.loads(text)
@@ -231,7 +243,9 @@ class ImageFilesDataModule(ClassificationDataModule):
         self.class_names, self.preset = about["classes"], about["preset"]
         self.mean, self.std, self.square = about["mean"], about["std"], about["size"]
         train, val, test = (
-            PreparedSplit(ShardStore(f"{location.rstrip('/')}/{name}", cache), views)
+            PreparedSplit(
+                ShardStore(f"{location.rstrip('/')}/{name}", cache, timeout_s=timeout), views
+            )
             for name, views in zip(SPLITS, ("center", "center", self.tta), strict=True)
         )
         inform(f"data: {len(train)} training images prepared at {train.size} px in {location}")

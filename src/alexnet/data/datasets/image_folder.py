@@ -2,7 +2,7 @@
 
 from alexnet.data.datasets.file_datamodule import ImageFilesDataModule, Splits
 from alexnet.data.loading.splits import stratified_split
-from alexnet.data.storage.files import list_class_folders
+from alexnet.data.storage.files import class_folders, list_class_folders
 from alexnet.errors import UserError
 
 
@@ -31,7 +31,7 @@ class ImageFolderDataModule(ImageFilesDataModule):
             raise UserError(f"data.root={self.root} is not a folder")
         if (self.root / "train").is_dir():
             return self._presplit()
-        self.class_names = list_class_folders(self.root)
+        self.class_names = class_folders(self.root)
         samples = self.scan(self.root, self.class_names, self.max_per_class)
         splits = stratified_split(
             [y for _, y in samples],
@@ -43,7 +43,7 @@ class ImageFolderDataModule(ImageFilesDataModule):
         return tuple([samples[i] for i in split] for split in splits)
 
     def _presplit(self) -> Splits:
-        self.class_names = list_class_folders(self.root / "train")
+        self.class_names = class_folders(self.root / "train")
         for split in ("val", "test"):
             folder = self.root / split
             extra = (

@@ -72,7 +72,7 @@ class TensorImagesDataModule(ClassificationDataModule):
         """(kept, held): ``size`` positions held out by class, and of the rest at most
         ``keep`` (a stratified fixed-seed subset)."""
         fraction = size / len(labels)
-        kept, held = stratified_holdout(labels, fraction, self.split_seed)
+        kept, held = stratified_holdout(labels, fraction, self.split_seed, "data.val_size")
         if keep is not None and keep < len(kept):
             chosen, _ = per_class_holdout([labels[i] for i in kept], 1 - keep / len(kept), 0)
             kept = [kept[i] for i in chosen]

@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 from alexnet.data.loading.sampling import IGNORE, ResumesMidEpoch, ShardSampler, mixed_seed
 from alexnet.data.loading.transforms import lighting_offsets
-from alexnet.processes import die_with_parent
+from alexnet.processes import start_worker
 
 #: (raw batch on the training device, generator for training or None) → model input.
 BatchPipeline = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
@@ -175,7 +175,7 @@ class DeviceBatches(ResumesMidEpoch):
                 num_workers=self.num_workers,
                 pin_memory=self.device.type == "cuda",
                 prefetch_factor=4,
-                worker_init_fn=die_with_parent,
+                worker_init_fn=start_worker,
                 generator=torch.Generator().manual_seed(self.sampler.seed),  # not the global
             )
         for number, chunk, (images, labels) in zip(

@@ -144,11 +144,13 @@ class FolderScan:
     skipped: list[str] = field(default_factory=list)
     ignored: dict[str, list[str]] = field(default_factory=dict)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # path → (w, h)
+    links: dict[str, str] = field(default_factory=dict)  # a link → where its files are
 
     def add(self, other: "FolderScan") -> None:
         self.samples += other.samples
         self.skipped += other.skipped
         self.sizes.update(other.sizes)
+        self.links.update(other.links)
         for kind, paths in other.ignored.items():
             self.ignored.setdefault(kind, []).extend(paths)
 
@@ -163,6 +165,9 @@ class FolderScan:
         if parts:
             count = sum(len(paths) for paths in self.ignored.values())
             said.append(f"ignored {count} files that are not images: {', '.join(parts)}")
+        if self.links:
+            shown_links = ", ".join(f"{shown(a)} → {shown(b)}" for a, b in self.links.items())
+            said.append(f"counted the images behind links once, where they are ({shown_links})")
         return "; ".join(said)
 
     def listing(self) -> str:
@@ -181,6 +186,19 @@ def list_class_folders(root: Path, exclude: Sequence[str] = ()) -> list[str]:
         for p in root.iterdir()
         if p.is_dir() and p.name not in exclude and not p.name.startswith(".")
     )
+
+
+def class_folders(root: Path) -> list[str]:
+    """The class folders of ``root``: two or more, or a UserError that says how to lay
+    them out."""
+    names = list_class_folders(root)
+    if len(names) < 2:
+        found = f"one class folder ({names[0]}/)" if names else "no class folders"
+        raise UserError(
+            f"{root} has {found}: a classifier needs two classes or more, each class's "
+            f"images in a folder of its own ({root}/<class>/)"
+        )
+    return names
 
 
 def files_below(folder: Path) -> list[Path]:
@@ -220,6 +238,8 @@ def scan_class_folders(
     noted."""
     scan = FolderScan()
     candidates: list[tuple[Path, int]] = []
+    homes = {os.path.realpath(root / name): label for label, name in enumerate(classes)}
+    seen: set[str] = set()
     for label, name in enumerate(classes):
         folder = root / name
         if not folder.is_dir():
@@ -227,8 +247,11 @@ def scan_class_folders(
         images = []
         for path in files_below(folder):
             kind = kind_of(path)
-            if kind is None:
+            real = os.path.realpath(path)
+            if kind is None and once(real, label, homes, seen):
                 images.append(path)
+            elif kind is None:
+                scan.links[str(first_link(folder, path))] = os.path.dirname(real)
             else:
                 scan.ignored.setdefault(kind, []).append(str(path))
         if not images:
@@ -247,6 +270,24 @@ def scan_class_folders(
         if label not in found:
             raise UserError(f"class folder {root / name} has no readable images")
     return scan
+
+
+def once(real: str, label: int, homes: dict[str, int], seen: set[str]) -> bool:
+    """Whether the file at ``real`` (a resolved path) counts for class ``label``: not
+    when another class's folder holds it (a link led here) or it counted already."""
+    owners = [(len(home), owner) for home, owner in homes.items() if real.startswith(home + os.sep)]
+    if (max(owners)[1] if owners else label) != label or real in seen:
+        return False
+    seen.add(real)
+    return True
+
+
+def first_link(folder: Path, path: Path) -> Path:
+    """The link below ``folder`` through which ``path`` is reached."""
+    for parent in reversed(path.relative_to(folder).parents[:-1]):
+        if (folder / parent).is_symlink():
+            return folder / parent
+    return path
 
 
 class ImageFiles(Dataset):

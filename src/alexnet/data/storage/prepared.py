@@ -34,7 +34,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -49,7 +49,7 @@ from torchvision.transforms import v2
 from alexnet.atomic import partial_path, remove_stale_partials, write_atomically
 from alexnet.data.storage.files import Sample, load_rgb, shown
 from alexnet.errors import UserError
-from alexnet.processes import die_with_parent
+from alexnet.processes import start_worker
 
 FORMAT_VERSION = 1
 MANIFEST, SOURCE, LABELS = "manifest.json", "source.json", "labels.npy"
@@ -129,17 +129,39 @@ def prepare_split(
     starts = range(0, len(samples), shard_images)
     todo = [n for n, _ in enumerate(starts) if not (folder / shard_name(n)).exists()]
     load = partial(square_pixels, size=size, max_pixels=max_pixels, quality=quality)
+    pool = ProcessPoolExecutor(max(workers, 1), initializer=start_worker)
+    try:
+        write_shards(samples, folder, todo, partial(pool.map, load, chunksize=4), shard_images,
+                     quality, description)  # fmt: skip
+    finally:  # stopped (Ctrl-C, SIGTERM, an error): the images not begun are not read
+        pool.shutdown(cancel_futures=True)
+    labels = np.array([label for _, label in samples], dtype=np.int64)
+    write_atomically(folder / LABELS, partial(np.save, arr=labels))
+    manifest = {"version": FORMAT_VERSION, "source": source, "count": len(samples), "size": size}
+    manifest |= {"shard_images": shard_images, "jpeg_quality": quality}
+    write_atomically(folder / MANIFEST, lambda file: file.write(json.dumps(manifest).encode()))
+
+
+def write_shards(
+    samples: Sequence[Sample],
+    folder: Path,
+    todo: list[int],
+    load: Callable[[list[str]], Iterator[np.ndarray]],
+    shard_images: int,
+    quality: int | None,
+    description: str,
+) -> None:
+    """Shards ``todo`` of ``samples``, each image made by ``load`` (in worker processes),
+    each shard written whole; a progress bar over all the images."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with (
-        ProcessPoolExecutor(max(workers, 1), initializer=die_with_parent) as pool,
-        Progress(*columns, TimeRemainingColumn(), transient=True) as progress,
-    ):
+    with Progress(*columns, TimeRemainingColumn(), transient=True) as progress:
         task = progress.add_task(description, total=len(samples))
         progress.advance(task, len(samples) - sum(_count(samples, n, shard_images) for n in todo))
         for number in todo:
-            paths = [path for path, _ in samples[number * shard_images :][:shard_images]]
             images = []
-            for image in pool.map(load, paths, chunksize=4):
+            for image in load(
+                [path for path, _ in samples[number * shard_images :][:shard_images]]
+            ):
                 images.append(image)
                 progress.advance(task)
             if quality is not None:  # the ends first: the shard is there when its bytes are
@@ -147,11 +169,6 @@ def prepare_split(
                 write_atomically(folder / ends_name(number), partial(np.save, arr=ends))
             pixels = np.concatenate(images) if quality is not None else np.stack(images)
             write_atomically(folder / shard_name(number), partial(np.save, arr=pixels))
-    labels = np.array([label for _, label in samples], dtype=np.int64)
-    write_atomically(folder / LABELS, partial(np.save, arr=labels))
-    manifest = {"version": FORMAT_VERSION, "source": source, "count": len(samples), "size": size}
-    manifest |= {"shard_images": shard_images, "jpeg_quality": quality}
-    write_atomically(folder / MANIFEST, lambda file: file.write(json.dumps(manifest).encode()))
 
 
 def _count(samples: Sequence[Sample], number: int, shard_images: int) -> int:
@@ -162,17 +179,20 @@ class ShardStore:
     """The files of a prepared folder: a local path, or an fsspec URL whose files are
     fetched into ``cache`` (each once, whole, by rename) when first read, under a key of
     the URL and ``version`` (the split's manifest: a copy prepared again at the same URL
-    is fetched again, never mixed with the old one's files)."""
+    is fetched again, never mixed with the old one's files). A remote store that does
+    not answer within ``timeout_s`` (twice) is an error of one line, as is any other
+    failure to read it: no bucket, no credentials, access denied, endpoint down."""
 
-    def __init__(self, location: str, cache: Path | None, version: str = ""):
+    def __init__(self, location: str, cache: Path | None, version: str = "", timeout_s: float = 30):
         self.location, self.cache, self.version = location, cache, version
         self.remote = "://" in location and not location.startswith("file://")
+        self.timeout_s = timeout_s
         if self.remote and cache is None:
             raise UserError(f"reading {location} needs a local cache folder (data.cache_dir)")
 
     def pinned(self, version: str) -> "ShardStore":
         """This store, its fetched files cached under ``version``."""
-        return ShardStore(self.location, self.cache, version)
+        return ShardStore(self.location, self.cache, version, self.timeout_s)
 
     def read_text(self, name: str) -> str | None:
         """The small file ``name`` read afresh, never from the cache; None if missing."""
@@ -203,17 +223,33 @@ class ShardStore:
         return local
 
     def _remote_file(self, name: str, read):
-        """``read(filesystem, url)`` of the remote file ``name``; errors other than
-        FileNotFoundError as a UserError."""
+        """``read(filesystem, url)`` of the remote file ``name``: a missing file is a
+        FileNotFoundError, any other failure a UserError (botocore's, which s3fs passes
+        on, are no OSErrors)."""
         import fsspec  # Lightning's dependency; s3fs and the like plug into it
 
+        url = f"{self.location.rstrip('/')}/{name}"
         try:
-            fs, root = fsspec.core.url_to_fs(self.location)
+            options = self.options(fsspec.utils.get_protocol(self.location))
+            fs, root = fsspec.core.url_to_fs(self.location, **options)
             return read(fs, f"{root.rstrip('/')}/{name}")
-        except FileNotFoundError:
-            raise
-        except (OSError, ImportError) as err:
-            raise UserError(f"cannot read {self.location}/{name}: {err}") from None
+        except FileNotFoundError as err:
+            if "bucket" not in str(err).lower():
+                raise
+            raise UserError(f"cannot read {url}: {err}: check the bucket's name") from None
+        except Exception as err:  # whatever the store raises: one line
+            reason = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+            raise UserError(
+                f"cannot read {url} ({reason}): check the URL, your credentials and the "
+                "endpoint (AWS_ENDPOINT_URL), or give data.prepared.timeout_s more time"
+            ) from None
+
+    def options(self, protocol: str) -> dict:
+        """fsspec's options for the store: S3's waits cut from botocore's 60 s a try."""
+        if protocol not in ("s3", "s3a"):
+            return {}
+        config = {"connect_timeout": self.timeout_s, "read_timeout": self.timeout_s}
+        return {"config_kwargs": {**config, "retries": {"max_attempts": 2}}}
 
 
 class PreparedSplit(Dataset):
