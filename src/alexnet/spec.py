@@ -186,6 +186,13 @@ class TrainSpec(TaskSpec):
         return Parts(model=model, data=sized(data, model.input_size))
 
 
+class PrepareSpec(TrainSpec):
+    """prepare.py: configs/prepare.yaml (train.yaml's options, and what to do)."""
+
+    action: Literal["prepare", "list", "remove"]
+    copy_name: str | None
+
+
 def sized(data: Part, input_size: int, **overrides: Any) -> Part:
     """``data`` resized to a model's ``input_size``, with ``overrides``."""
     return Part(name=data.name, kwargs={**data.kwargs, "image_size": input_size, **overrides})

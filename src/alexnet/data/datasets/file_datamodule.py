@@ -38,6 +38,7 @@ from alexnet.data.storage.files import (
 )
 from alexnet.data.storage.header_cache import cached_headers
 from alexnet.data.storage.prepared import (
+    DATASET_INFO,
     PreparedSplit,
     ShardStore,
     digest,
@@ -50,7 +51,6 @@ from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
 SPLITS = ("train", "val", "test")
 SQUARE_PRESETS = ("paper", "small")  # the presets a prepared square supports
-DATASET_INFO = "dataset.json"  # a prepared copy's classes, preset, size and statistics
 
 
 class PreparedCopy(pydantic.BaseModel):
@@ -207,22 +207,22 @@ class ImageFilesDataModule(ClassificationDataModule):
         size = self.square_size()
         if size < self.image_size:
             raise UserError(f"data.prepared.size={size} is less than the crop, {self.image_size}")
-        named = dict(zip(SPLITS, splits, strict=True))
         kind = type(self).__name__.removesuffix("DataModule").lower()
         name, quality = f"{kind}-{self.root.name}", self.copy.jpeg_quality
-        folder = prepared_folder(Path(self.copy.dir), name, named, size, quality)
+        folder = prepared_folder(Path(self.copy.dir), name, self.root, size, quality)
         workers = self.num_workers or 1
-        for split, samples in named.items():
+        for split, samples in zip(SPLITS, splits, strict=True):
             description = f"preparing {split} ({size} px)"
             prepare_split(
                 samples, folder / split, size, self.copy.shard_images,
                 self.max_image_pixels, workers, description, quality,
             )  # fmt: skip
         about = {"classes": self.class_names, "preset": self.preset, "size": size}
-        about |= {"mean": self.mean, "std": self.std}
-        if not (folder / DATASET_INFO).exists():  # once: every setup comes through here
-            info = json.dumps(about).encode()
-            write_atomically(folder / DATASET_INFO, lambda file: file.write(info))
+        about |= {"mean": self.mean, "std": self.std, "source": str(self.root.resolve())}
+        info = json.dumps(about).encode()
+        known = folder / DATASET_INFO
+        if not known.exists() or known.read_bytes() != info:  # every setup comes through here
+            write_atomically(known, lambda file: file.write(info))
         self.prepared_location = folder
         return folder
 

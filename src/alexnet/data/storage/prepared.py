@@ -47,12 +47,32 @@ from torchvision.io import decode_jpeg
 from torchvision.transforms import v2
 
 from alexnet.atomic import partial_path, remove_stale_partials, write_atomically
-from alexnet.data.storage.files import Sample, load_rgb, shown
+from alexnet.data.storage.files import Sample, load_rgb
 from alexnet.errors import UserError
 from alexnet.processes import start_worker
 
 FORMAT_VERSION = 1
 MANIFEST, SOURCE, LABELS = "manifest.json", "source.json", "labels.npy"
+DATASET_INFO = "dataset.json"  # a prepared copy's classes, preset, size, statistics, source
+
+
+def copies(folder: Path) -> list[dict]:
+    """The prepared copies in ``folder``: name, source folder, images, MiB, when last
+    written."""
+    found = []
+    for info in sorted(folder.glob(f"*/{DATASET_INFO}")):
+        copy = info.parent
+        counts = [json.loads(m.read_text())["count"] for m in copy.glob(f"*/{MANIFEST}")]
+        found.append(
+            {
+                "name": copy.name,
+                "source": json.loads(info.read_text()).get("source", "?"),
+                "images": sum(counts),
+                "MiB": sum(f.stat().st_size for f in copy.rglob("*") if f.is_file()) / 2**20,
+                "written": info.stat().st_mtime,
+            }
+        )
+    return found
 
 
 def shard_name(number: int) -> str:
@@ -64,22 +84,20 @@ def digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def source_digest(samples: Sequence[Sample]) -> str:
-    """The digest of the files ``samples`` name: paths, labels, sizes, modification times."""
+def shard_sources(samples: Sequence[Sample], shard_images: int) -> list[str]:
+    """The digest of each shard's files: their paths, labels, sizes, modification times."""
     stamps = []
     for path, label in samples:
         stat = os.stat(path)
         stamps.append((os.fsencode(path).hex(), label, stat.st_size, stat.st_mtime_ns))
-    return digest(stamps)
+    return [digest(stamps[n : n + shard_images]) for n in range(0, len(stamps), shard_images)]
 
 
-def prepared_folder(
-    base: Path, name: str, splits: dict[str, Sequence[Sample]], size: int, quality: int | None
-) -> Path:
-    """Where the prepared copy ``name`` of ``splits`` at ``size`` pixels (raw, or JPEG
-    of ``quality``) lives under ``base``."""
-    listing = {split: [(os.fsencode(p).hex(), y) for p, y in s] for split, s in splits.items()}
-    return base / f"{name}-{digest([FORMAT_VERSION, size, quality, listing])}"
+def prepared_folder(base: Path, name: str, source: Path, size: int, quality: int | None) -> Path:
+    """Where the prepared copy ``name`` of the images in ``source`` at ``size`` pixels
+    (raw, or JPEG of ``quality``) lives under ``base``: one copy per source folder and
+    size, brought up to date when the folder changes."""
+    return base / f"{name}-{digest([FORMAT_VERSION, os.path.realpath(source), size, quality])}"
 
 
 def square_pixels(path: str, size: int, max_pixels: int, quality: int | None) -> np.ndarray:
@@ -111,23 +129,25 @@ def prepare_split(
     quality: int | None = None,
 ) -> None:
     """Write ``samples`` into ``folder`` as a prepared split, raw or (``quality``) as
-    JPEG (nothing to do when it is complete; the shards a killed preparation finished
-    are kept)."""
-    source = source_digest(samples)
+    JPEG: nothing to do when it is complete and its images unchanged; the shards a
+    killed preparation finished are kept, and when images were added, removed or
+    changed, the shards whose images are the same (the rest are written again)."""
+    sources = shard_sources(samples, shard_images)
+    source = digest(sources)
     recorded = folder / SOURCE
-    if (folder / MANIFEST).exists() or recorded.exists():
-        if json.loads(recorded.read_text())["source"] != source:
-            raise UserError(
-                f"the images behind {shown(folder)} changed since it was prepared: "
-                f"delete that folder to prepare them again"
-            )
-        if (folder / MANIFEST).exists():
-            return
+    before = json.loads(recorded.read_text()) if recorded.exists() else {}
+    if (folder / MANIFEST).exists() and before.get("source") == source:
+        return
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(folder)  # what a killed preparation was writing
-    recorded.write_text(json.dumps({"source": source}))
-    starts = range(0, len(samples), shard_images)
-    todo = [n for n, _ in enumerate(starts) if not (folder / shard_name(n)).exists()]
+    (folder / MANIFEST).unlink(missing_ok=True)  # incomplete until it is written again
+    for shard in folder.glob("shard-*.npy"):  # of other images, or no more
+        number = int(shard.name.split("-")[1].split(".")[0])
+        if before.get("shards", [])[number : number + 1] != sources[number : number + 1]:
+            shard.unlink()
+    recorded_text = json.dumps({"source": source, "shards": sources}).encode()
+    write_atomically(recorded, lambda file: file.write(recorded_text))
+    todo = [n for n in range(len(sources)) if not (folder / shard_name(n)).exists()]
     load = partial(square_pixels, size=size, max_pixels=max_pixels, quality=quality)
     pool = ProcessPoolExecutor(max(workers, 1), initializer=start_worker)
     try:
