@@ -55,9 +55,8 @@ def list_copies(folder: Path) -> None:
         for c in found
     ]  # fmt: skip
     show_table(f"Prepared copies in {folder}", ["copy", "source", "images", "MiB", "written"], rows)
-    inform(
-        f"{sum(c['MiB'] for c in found):,.1f} MiB in all; remove one: action=remove copy_name=<copy>"
-    )
+    total = sum(c["MiB"] for c in found)
+    inform(f"{total:,.1f} MiB in all; remove one with action=remove copy_name=<copy>")
 
 
 def remove_copy(folder: Path, name: str | None) -> Path:
