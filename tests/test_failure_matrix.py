@@ -41,23 +41,42 @@ COMMANDS = {
         ("data dir",),
     ),
     "train prepared": Command(
-        ["train.py", *SHORT, "data=image_folder", "data.root={photos}", "data.preset=small",
-         "model=alexnet_mini", "data.prepared.use=true"],
+        [
+            "train.py",
+            *SHORT,
+            "data=image_folder",
+            "data.root={photos}",
+            "data.preset=small",
+            "model=alexnet_mini",
+            "data.prepared.use=true",
+        ],
         ("prepared copies",),
     ),  # fmt: skip
     "eval": Command(["eval.py", "ckpt_path={ckpt}"]),
     "predict": Command(["predict.py", "ckpt_path={ckpt}", "inputs=[{photos}/a]"]),
     "features": Command(["features.py", "ckpt_path={ckpt}"]),
-    "export": Command(["export.py", "ckpt_path={ckpt}", "formats=[torchscript]"], ("export target",)),
+    "export": Command(
+        ["export.py", "ckpt_path={ckpt}", "formats=[torchscript]"], ("export target",)
+    ),
     "prepare": Command(
-        ["prepare.py", "data=image_folder", "data.root={photos}", "data.preset=small",
-         "model=alexnet_mini"],
+        [
+            "prepare.py",
+            "data=image_folder",
+            "data.root={photos}",
+            "data.preset=small",
+            "model=alexnet_mini",
+        ],
         ("data dir", "prepared copies"),
     ),  # fmt: skip
     "report": Command(["-m alexnet.report", "{place}"], reads=("the runs compared",)),
     "sweep": Command(
-        ["train.py", "hparams_search=alexnet_optuna", "hydra.sweeper.n_trials=1", *SHORT,
-         "logger=csv"],
+        [
+            "train.py",
+            "hparams_search=alexnet_optuna",
+            "hydra.sweeper.n_trials=1",
+            *SHORT,
+            "logger=csv",
+        ],
         ("study storage",),
     ),  # fmt: skip
 }

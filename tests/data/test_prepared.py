@@ -31,9 +31,14 @@ from alexnet.data.loading.sampling import ShardOrderSampler
 from alexnet.data.loading.transforms import PCALighting, eval_transform, train_transform
 from alexnet.data.storage.files import load_rgb
 from alexnet.data.storage.prepared import MANIFEST, shard_name
-from alexnet.errors import UserError
 from conftest import ROOT, run_script, wait_for_glob
-from fixtures import write_caltech101, write_class_tree, write_ilsvrc, write_imagenette
+from fixtures import (
+    write_caltech101,
+    write_class_tree,
+    write_ilsvrc,
+    write_image,
+    write_imagenette,
+)
 
 CROP = 32  # a 37-pixel square (32 · 256/224), as 224 is cut from 256
 
@@ -137,10 +142,11 @@ def test_a_training_batch_is_a_crop_of_the_per_image_pipelines_square(photos, tm
         assert any(torch.equal(crop, w) or torch.equal(crop, w.flip(-1)) for w in windows)
 
 
-def test_preparing_resumes_and_refuses_a_changed_source(photos, tmp_path):
+def test_preparing_resumes_and_a_changed_source_updates_its_one_copy(photos, tmp_path):
     """A preparation stopped part way keeps its finished shards and writes only the
-    rest; a source file changed since is refused in one line; nothing is written
-    into the user's folder."""
+    rest; a source file changed, added or removed since brings the same copy up to date,
+    its other shards kept, and reads as the images now are; nothing is written into the
+    user's folder."""
     before = sorted(photos.rglob("*"))
     datamodule = folder_module(photos, tmp_path)
     datamodule.prepare_data()
@@ -155,10 +161,22 @@ def test_preparing_resumes_and_refuses_a_changed_source(photos, tmp_path):
     assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # kept
     assert sorted(photos.rglob("*")) == before
 
-    changed = next(photos.rglob("*.jpg"))
-    changed.write_bytes(changed.read_bytes() + b"\0")
-    with pytest.raises(UserError, match="changed since it was prepared"):
-        folder_module(photos, tmp_path).prepare_data()
+    shards = sorted(train.glob("shard-*.npy"))
+    changed = sorted(photos.rglob("*.jpg"))[-1]  # the last picture of the last class
+    write_image(changed, seed=99)
+    write_image(photos / "dog" / "zz_new.jpg", seed=98)
+    stamps = {p: p.stat().st_mtime_ns for p in shards}
+    updated = folder_module(photos, tmp_path)
+    updated.setup()
+    assert updated.prepared_location == datamodule.prepared_location  # one copy
+    assert [p.name for p in (tmp_path / "prepared").iterdir()] == [train.parent.name]
+    kept = [p for p in shards if p.exists() and p.stat().st_mtime_ns == stamps[p]]
+    assert 0 < len(kept) < len(shards)  # the shards of the same images, not the others
+    fresh = folder_module(photos, tmp_path, {"dir": str(tmp_path / "fresh")})
+    fresh.setup()
+    for split in ("train", "val", "test"):
+        a, b = getattr(updated, f"{split}_set"), getattr(fresh, f"{split}_set")
+        assert torch.equal(a(list(range(len(a))))[0], b(list(range(len(b))))[0])
 
 
 @pytest.mark.parametrize(("sizes", "world_size"), [([4, 4, 4, 2], 2), ([4] * 5 + [1], 3)])

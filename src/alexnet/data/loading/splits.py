@@ -96,6 +96,11 @@ def stratified_split(
             f"{' …' if len(tiny) > 10 else ''}): all their images train, none validate or test"
         )
     splittable = [i for i, y in enumerate(labels) if y not in tiny]
+    if holdouts and not splittable:
+        raise UserError(
+            "every class has one image: none can be held out and still train; give each "
+            "class two images or more, or the data val/ and test/ folders of their own"
+        )
     rest, test = stratified_holdout(
         [labels[i] for i in splittable], test_fraction, seed, "data.test_fraction"
     )
