@@ -214,7 +214,8 @@ def test_a_fault_of_a_place_is_one_line(name, place_name, fault, world, tmp_path
 #: How long each command has run its real work when a signal comes: a file it writes.
 SIGNALLED = {
     "train": ("train.py", [*SHORT[1:], "trainer.max_epochs=50", "test=false",
-              "fault_tolerance.checkpoint_every_n_steps=1"], "logs/train/runs/*/checkpoints/last.ckpt"),
+              "fault_tolerance.checkpoint_every_n_steps=1"],
+              "logs/train/runs/*/checkpoints/last.ckpt"),
     "prepare": ("prepare.py", ["data=image_folder", "data.root={photos}", "data.preset=paper",
                 "data.num_workers=2", "data.prepared.shard_images=2"],
                 "data/prepared/*/train/shard-*.npy"),

@@ -120,6 +120,15 @@ def silent_server() -> tuple[socket.socket, str]:
     return listening, f"http://127.0.0.1:{listening.getsockname()[1]}"
 
 
+SAID = {
+    "no bucket": "bucket",
+    "no credentials": "credentials",
+    "access denied": "Forbidden",
+    "endpoint down": "Could not connect",
+    "no answer": "timeout",
+}
+
+
 @pytest.mark.parametrize("case", ["no bucket", "no credentials", "access denied", "endpoint down",
                                   "no answer"])  # fmt: skip
 def test_object_storage_that_fails_is_one_line_naming_the_url(
@@ -149,8 +158,7 @@ def test_object_storage_that_fails_is_one_line_naming_the_url(
     assert time.monotonic() - started < 30
     line = str(refused.value)
     assert "\n" not in line and url in line, line
-    assert {"no bucket": "bucket", "no credentials": "credentials", "access denied": "Forbidden",
-            "endpoint down": "Could not connect", "no answer": "timeout"}[case] in line, line  # fmt: skip
+    assert SAID[case] in line, line
     if silent is not None:
         silent.close()
 
