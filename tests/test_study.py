@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from alexnet.sweeps.storage import open_storage
@@ -79,7 +80,9 @@ def test_rerun_continues_the_study_and_diverged_trials_are_pruned(tmp_path):
     )
     assert states(study_of(tmp_path)) == {0: "COMPLETE", 1: "COMPLETE", 2: "PRUNED"}
     assert "2 complete, 1 diverged, 0 pruned, 0 failed" in output
-    assert "study_trial" not in output  # no pruner unless one is chosen
+    ckpt = tmp_path / "logs/train/sweeps/alexnet_optuna/trial_000/checkpoints/last.ckpt"
+    recorded = torch.load(ckpt, weights_only=True)["alexnet"]["study"]  # a trial's identity
+    assert (recorded["name"], recorded["trial"]) == ("alexnet_optuna", 0)
     stopped = study_of(tmp_path).trials[2].user_attrs["stopped"]
     assert stopped.startswith("Diverged: training diverged")
     again = (tmp_path / "logs/train/sweeps/alexnet_optuna/trial_000/results.json").stat()
