@@ -63,6 +63,8 @@ def write_atomically(
                 file.flush()
                 os.fsync(file.fileno())
         os.replace(partial, path)
+    except OSError as err:
+        raise failure_to_write(err, path) from err
     finally:
         partial.unlink(missing_ok=True)
     if durable:
@@ -71,6 +73,15 @@ def write_atomically(
             os.fsync(directory)  # the rename itself
         finally:
             os.close(directory)
+
+
+def failure_to_write(err: OSError, path: Path) -> OSError:
+    """``err`` as the failure to write ``path`` (not its partial file); a short write
+    that says no more (numpy's) is, when the disk is full, the full disk it is."""
+    code = err.errno
+    if code is None and shutil.disk_usage(path.parent).free < 2**20:
+        code = errno.ENOSPC
+    return OSError(code, os.strerror(code), str(path)) if code is not None else err
 
 
 def write_text_quietly(path: Path, text: str) -> None:

@@ -33,7 +33,7 @@ from alexnet.faults.resume import command_config_aside, discard_command_config
 from alexnet.module import EPOCH_METRICS
 from alexnet.run.options import task_spec
 from alexnet.run.paths import file_system_line
-from alexnet.run.resolvers import register_resolvers
+from alexnet.run.resolvers import JOB_DIR, register_resolvers
 from alexnet.spec import TaskSpec
 from alexnet.sweeps.folder import recorded_study
 
@@ -47,7 +47,8 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
         if isinstance(link, UserError):
             return link
     for link in chain:
-        if isinstance(link, OSError) and (line := file_system_line(link)):
+        job_dir = next(iter(JOB_DIR), None)
+        if isinstance(link, OSError) and (line := file_system_line(link, job_dir)):
             return UserError(line)
     for link in chain:
         if isinstance(link, (OmegaConfBaseException, MisconfigurationException)):

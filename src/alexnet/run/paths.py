@@ -67,12 +67,17 @@ def blocking_file(path: Path) -> Path | None:
     return None
 
 
-def file_system_line(err: OSError, arguments: list[str] | None = None) -> str | None:
+def file_system_line(
+    err: OSError, writing: Path | None = None, arguments: list[str] | None = None
+) -> str | None:
     """The one line for ``err`` if it is a fault of a place the user can mend (a folder
-    that cannot be written, a full disk, a file in the way), else None."""
-    if err.filename is None or err.errno not in (*NOT_WRITABLE, *FULL, *IN_THE_WAY):
+    that cannot be written, a full disk, a file in the way), else None. A full disk
+    found while a file was flushed names no file: ``writing`` (the run folder) then."""
+    if err.errno not in (*NOT_WRITABLE, *FULL, *IN_THE_WAY):
         return None
-    path = Path(os.fsdecode(err.filename))
+    if err.filename is None and (err.errno not in FULL or writing is None):
+        return None
+    path = Path(os.fsdecode(err.filename)) if err.filename is not None else writing
     hint = way_out(path, sys.argv[1:] if arguments is None else arguments)
     if err.errno in FULL:
         return f"no space left to write {path} ({err.strerror}): free some space, or {hint}"

@@ -74,11 +74,16 @@ def run_dir(resume: str | None, new_dir: str) -> str:
     return str(found[-1].parent.parent) if found else claim_new_dir(new_dir)
 
 
+JOB_DIR: list[Path] = []  # the folder of this process's job, once Hydra knows it
+
+
 def config_subdir(run_dir: str) -> str:
     """``hydra.output_subdir``: ``.hydra``, or in a folder that already holds a run (a
     resume, a requeued job) a folder beside it, kept once the command is checked
-    (alexnet.faults.resume)."""
+    (alexnet.faults.resume). (Resolved when Hydra writes into the job's folder: noted,
+    for a failure to write there.)"""
     folder = Path(run_dir)
+    JOB_DIR[:] = [folder]
     if not (folder / LAST).is_file():
         return CONFIG
     remove_stale_partials(folder)  # a killed command's

@@ -1,5 +1,6 @@
-"""A study database that cannot be used — corrupt, or locked by another process — as
-one line with its path and what to do, for the sweeper and the study's report."""
+"""A study database that cannot be used — corrupt, locked by another process, on a full
+or read-only disk — as one line with its path and what to do, for the sweeper and the
+study's report."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,11 @@ def database_errors(url: str) -> Iterator[None]:
             raise UserError(
                 f"study database {where} is locked by another process ({reason}): wait for "
                 "it to finish, or give this sweep another hydra.sweeper.storage"
+            ) from None
+        if "disk is full" in reason or "read-only" in reason or "readonly" in reason:
+            raise UserError(
+                f"study database {where} cannot be written ({reason}): free some space, or "
+                "give hydra.sweeper.storage=<a database you can write>"
             ) from None
         if "malformed" in reason or "not a database" in reason:
             raise UserError(

@@ -15,6 +15,7 @@ Three storages, by ``hydra.sweeper.storage``:
 """
 
 import hashlib
+import shutil
 import threading
 import time
 import warnings
@@ -65,6 +66,28 @@ def check_storage(url: str) -> None:
             f"hydra.sweeper.storage={url}: a shared study needs SQLite (one machine), "
             "PostgreSQL (many machines) or journal:<file> (many machines, a shared file system)"
         )
+    file = study_file(url)
+    if file is not None and file.parent.is_dir():
+        free = shutil.disk_usage(file.parent).free
+        if free < 2**20:  # Optuna's journal retries its lock for ever on a full disk
+            raise UserError(
+                f"no space left for the study at {file} ({free // 1024} KiB free): free some "
+                "space, or give hydra.sweeper.storage=<a place with room>"
+            )
+
+
+def study_file(url: str) -> Path | None:
+    """The file a SQLite or journal storage keeps the study in; None for a server's."""
+    journal = journal_path(url)
+    if journal is not None:
+        return journal
+    parsed = make_url(url)
+    in_a_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (
+        None,
+        "",
+        ":memory:",
+    )
+    return Path(parsed.database) if in_a_file else None
 
 
 def absolute_storage(url: str) -> str:
@@ -82,11 +105,8 @@ def absolute_storage(url: str) -> str:
 
 def storage_exists(url: str) -> bool:
     """Whether the file of a SQLite or journal storage is there (a server: assumed)."""
-    journal = journal_path(url)
-    if journal is not None:
-        return journal.exists()
-    parsed = make_url(url)
-    return parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists()
+    file = study_file(url)
+    return file is None or file.exists()
 
 
 def open_storage(

@@ -133,7 +133,10 @@ def report(paths: list[Path]) -> tuple[Path, Path]:
     """Write report.md and report.png for the runs in ``paths``; returns their paths."""
     run_dirs = find_runs(paths)
     if not run_dirs:
-        raise UserError(f"no runs (folders with results.json) in {' '.join(map(str, paths))}")
+        raise UserError(
+            f"no runs (folders with results.json) in {' '.join(map(str, paths))}: give run "
+            "folders or a sweep's folder (logs/train/runs/<run>, logs/train/multiruns/<sweep>)"
+        )
     runs = [read_run(p) for p in run_dirs]
     root = Path(os.path.commonpath([p.resolve() for p in run_dirs]))
     if root in [p.resolve() for p in run_dirs]:
