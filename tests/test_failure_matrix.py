@@ -228,13 +228,22 @@ SIGNALLED = {
                 "data/prepared/*/train/shard-*.npy"),
     "eval": ("eval.py", ["ckpt_path={ckpt}"], "logs/eval/runs/*"),
     "export": ("export.py", ["ckpt_path={ckpt}", "out={tmp}/out"], "logs/export/runs/*"),
+    "sweep": ("train.py", ["-m", "launcher=local", "optimizer.lr=0.01,0.02",
+              "trainer.max_epochs=30", "logger=csv", "test=false"],
+              "logs/train/multiruns/*/*/checkpoints/last.ckpt"),
 }  # fmt: skip
 EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}
+#: The signals each command is tried with (a sweep's jobs handle Ctrl-C and SIGTERM
+#: themselves, as a training run does: tests/tasks/test_sweeps.py).
+SIGNALS = {name: list(EXIT_STATUS) for name in SIGNALLED} | {"sweep": [signal.SIGKILL]}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", list(EXIT_STATUS), ids=lambda s: s.name)
-@pytest.mark.parametrize("name", list(SIGNALLED))
+@pytest.mark.parametrize(
+    ("name", "signum"),
+    [(name, signum) for name, signums in SIGNALS.items() for signum in signums],
+    ids=lambda value: getattr(value, "name", value),
+)
 def test_a_signal_ends_a_command_in_one_line_and_no_process_outlives_it(
     name, signum, world, tmp_path
 ):

@@ -31,11 +31,15 @@ from alexnet.arguments import closest
 from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
 from alexnet.faults.resume import command_config_aside, discard_command_config
 from alexnet.module import EPOCH_METRICS
+from alexnet.processes import die_with_parent
 from alexnet.run.options import task_spec
 from alexnet.run.paths import file_system_line
 from alexnet.run.resolvers import JOB_DIR, register_resolvers
 from alexnet.spec import TaskSpec
 from alexnet.sweeps.folder import recorded_study
+
+#: The process id of the command a user started, for the processes it starts.
+COMMAND_PID = "ALEXNET_COMMAND_PID"
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:
@@ -222,8 +226,14 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
     register_resolvers()
     logging.raiseExceptions = False  # a log line that cannot be written is dropped, quietly
 
+    os.environ.setdefault(COMMAND_PID, str(os.getpid()))  # the processes it starts know it
+
     def guarded_task(cfg: DictConfig) -> object:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
+        if HydraConfig.get().mode == RunMode.MULTIRUN and os.environ[COMMAND_PID] != str(
+            os.getpid()
+        ):
+            die_with_parent()  # a launcher's worker (joblib's, submitit's): not an orphan
         if not command_config_aside(run_dir):
             console.log_to_run_file()
         try:
