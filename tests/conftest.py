@@ -200,8 +200,11 @@ def s3_bucket(monkeypatch):
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    # moto's buckets live in the process, not the server: empty them for this test
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    # moto's buckets live in the process, not the server: empty them for this test (through
+    # an opener of its own: urlopen's is built once, with the proxies of the test that first
+    # used it, which may be NO_NETWORK's closed port)
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    direct.open(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     environment = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "test",

@@ -114,7 +114,7 @@ def test_accuracy(folder: Path, work: Path, prepared: bool, seed: int, epochs: i
         "data=image_folder",
         f"data.root={folder}",
         "data.preset=paper",
-        f"data.prepared={str(prepared).lower()}",
+        f"data.prepared.use={str(prepared).lower()}",
         "model=alexnet_mini",
         f"trainer.max_epochs={epochs}",
         f"seed={seed}",
