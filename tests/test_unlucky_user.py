@@ -79,9 +79,10 @@ def test_predict_without_inputs_says_what_to_give(tmp_path, trained):
 
 
 @pytest.mark.slow
-def test_a_misspelt_pruning_metric_is_one_line_before_any_trial_trains(tmp_path):
+@pytest.mark.parametrize("pruner", [["hydra/sweeper/pruner=median"], []], ids=["median", "none"])
+def test_a_misspelt_pruning_metric_is_one_line_before_any_trial_trains(pruner, tmp_path):
     result = run_script(
-        "train.py", "hparams_search=alexnet_optuna", "hydra/sweeper/pruner=median",
+        "train.py", "hparams_search=alexnet_optuna", *pruner,
         "hydra.sweeper.pruning_metric=val/acc_bset", "hydra.sweeper.n_trials=1",
         "debug=limit", cwd=tmp_path,
     )  # fmt: skip

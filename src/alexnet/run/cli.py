@@ -192,7 +192,7 @@ def sweep_of(cfg: DictConfig) -> dict | None:
     sweeper = hydra_cfg.sweeper
     pruner = sweeper.get("pruner")
     metric = sweeper.get("pruning_metric", "val/acc")
-    if pruner and metric not in EPOCH_METRICS:
+    if metric not in EPOCH_METRICS:  # given with or without a pruner: a typo is a mistake
         near = closest(metric, EPOCH_METRICS)
         hint = f"did you mean {near}?" if near else f"give one of {', '.join(EPOCH_METRICS)}"
         raise UserError(f"hydra.sweeper.pruning_metric={metric} is not logged every epoch: {hint}")
