@@ -182,12 +182,29 @@ def test_an_option_the_command_does_not_use_is_one_line(command, option, trained
     refused(result, option.lstrip("+").split("=")[0], "not an option of")
 
 
+def other_pictures(data_root: Path, tmp_path: Path) -> Path:
+    """The same class names, file names and counts, other pictures."""
+    return write_class_tree(tmp_path / "other", ["a", "b", "c"], 5, seed=77)
+
+
+def same_sizes(data_root: Path, tmp_path: Path) -> Path:
+    """A copy in which one picture has other bytes, and the same size."""
+    other = Path(shutil.copytree(data_root, tmp_path / "other"))
+    picture = other / "b" / "img_0003.jpg"
+    content = bytearray(picture.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    picture.write_bytes(bytes(content))
+    return other
+
+
 @pytest.mark.slow
-def test_a_resume_on_other_images_is_refused(trained, tmp_path):
+@pytest.mark.parametrize("make_other", [other_pictures, same_sizes])
+def test_a_resume_on_other_images_is_refused(make_other, trained, tmp_path):
     """The same options, the same number of classes, other pictures."""
     ckpt, data = trained
     run = Path(shutil.copytree(ckpt.parent.parent, tmp_path / "run"))
-    other = write_class_tree(tmp_path / "other", ["a", "b", "c"], 5, seed=77)
+    (root,) = [o.removeprefix("data.root=") for o in data if o.startswith("data.root=")]
+    other = make_other(Path(root), tmp_path)
     options = [o for o in data if not o.startswith("data.root=")]
     before = folder_bytes(run)
     result = run_script(

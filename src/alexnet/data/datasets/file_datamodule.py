@@ -1,5 +1,6 @@
 """The base of every DataModule that reads image files in class folders."""
 
+import hashlib
 import json
 import os
 import statistics
@@ -51,6 +52,7 @@ from alexnet.models.registry import IMAGENET_MEAN, IMAGENET_STD
 Splits = tuple[list[Sample], list[Sample], list[Sample]]
 SPLITS = ("train", "val", "test")
 SQUARE_PRESETS = ("paper", "small")  # the presets a prepared square supports
+CONTENT_SAMPLES = 64  # files whose bytes the fingerprint reads
 
 
 class PreparedCopy(pydantic.BaseModel):
@@ -265,18 +267,20 @@ class ImageFilesDataModule(ClassificationDataModule):
         )
 
     def content_digest(self) -> str:
-        """The files of the splits (their paths below ``root``, labels and sizes), or a
+        """The files of the splits (their paths below ``root``, labels and sizes) and the
+        bytes of up to ``CONTENT_SAMPLES`` of them spread over the list (other pictures
+        under the same names; reading them all would cost a pass over the data), or a
         prepared copy's sources (the digests its manifests hold)."""
         splits = (self.train_set, self.val_set, self.test_set)
         if self.prepared:
             return digest([split.source for split in splits])
-        return digest(
-            [
-                [(shown(os.path.relpath(path, self.root)), label, os.stat(path).st_size)
-                 for path, label in split.samples]
-                for split in splits
-            ]
-        )  # fmt: skip
+        samples = [sample for split in splits for sample in split.samples]
+        sampled = hashlib.sha256()
+        for path, _ in evenly_spaced(samples, CONTENT_SAMPLES):
+            sampled.update(Path(path).read_bytes())
+        listed = [(shown(os.path.relpath(p, self.root)), label, os.stat(p).st_size)
+                  for p, label in samples]  # fmt: skip
+        return digest([listed, [len(split.samples) for split in splits], sampled.hexdigest()])
 
     def train_labels(self) -> list[int]:
         if self.prepared:
