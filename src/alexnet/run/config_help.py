@@ -84,5 +84,5 @@ def config_help(task: str) -> str:
             lines.append(f"   {mark}{option.stem:<22} {describe(option)}")
     lines += ["", "Settings, key=value:", *settings_of(task_config), ""]
     lines.append(f"Any value of the composed config is an override (python {task}.py --cfg job")
-    lines.append("prints it), e.g. trainer.max_epochs=30 data.batch_size=256. README.md explains.")
+    lines.append("prints it), e.g. trainer.max_epochs=30 data.batch_size=256. docs/ explains.")
     return "\n".join(lines) + "\n"
