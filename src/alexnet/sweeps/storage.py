@@ -136,11 +136,13 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
     """Hold the lock that serialises claiming trials of ``study_name`` in ``url``.
 
     Optuna's storage API has no atomic "claim if under budget", so the storage's own
-    place is locked: a lock file beside a SQLite database or a journal; PostgreSQL's
-    session advisory lock, which several machines share through the server."""
+    place is locked: a lock file beside a SQLite database or a journal (``.claims.lock``
+    there: ``<journal>.lock`` is the journal's own write lock, which Optuna breaks after
+    30 s as stale); PostgreSQL's session advisory lock, which several machines share
+    through the server."""
     journal = journal_path(url)
     if journal is not None or make_url(url).get_backend_name() == "sqlite":
-        with FileLock(f"{journal or make_url(url).database}.lock"):
+        with FileLock(f"{journal}.claims.lock" if journal else f"{make_url(url).database}.lock"):
             yield
         return
     key = int.from_bytes(hashlib.sha1(study_name.encode()).digest()[:7], "big")
