@@ -19,7 +19,7 @@ CONFIGS = ROOT / "configs"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMANDS = ("train", "eval", "predict", "features", "export", "prepare")
 # Options the pages misspell on purpose, to show what the mistake prints.
-MISSPELT_ON_PURPOSE = {"trainer.max_epoch"}
+MISSPELT_ON_PURPOSE = {"trainer.max_epoch", "model.nrom"}
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE_SPAN = re.compile(r"`([^`]+)`")  # on one line

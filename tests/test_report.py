@@ -3,9 +3,11 @@
 import csv
 import json
 
+import optuna
 import pytest
 from PIL import Image
 
+from alexnet.sweeps.report import study_report
 from conftest import run_report, run_sweep
 
 
@@ -65,3 +67,15 @@ def test_a_study_whose_trials_were_all_pruned_still_has_its_report(tmp_path, cap
     assert "no finished runs (results.json)" in capsys.readouterr().out
     text = (tmp_path / "study.md").read_text()
     assert "| 0 | pruned after epoch 0 |" in text and "| 1 | pruned after epoch 0 |" in text
+
+
+def test_a_study_whose_trials_tie_is_reported_without_importances(tmp_path):
+    """fANOVA has no variance to explain when every trial has the same value."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="tied", direction="maximize")
+    for lr in (0.01, 0.1, 0.3):
+        study.enqueue_trial({"optimizer.lr": lr})
+        study.optimize(lambda trial: trial.suggest_float("optimizer.lr", 0.001, 1.0) * 0, 1)
+    markdown, _ = study_report(storage, "tied", tmp_path)
+    text = markdown.read_text()
+    assert "## Best trial" in text and "importances" not in text

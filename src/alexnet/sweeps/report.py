@@ -58,8 +58,10 @@ def trials_table(study: optuna.Study) -> str:
 def importances(study: optuna.Study) -> dict[str, float]:
     """The parameters' importances by fANOVA (Optuna's default evaluator: the share of
     the objective's variance each parameter explains, in a random forest fitted to the
-    trials); needs two complete trials or more."""
-    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+    trials); needs two complete trials or more whose values differ (none to explain
+    otherwise: fANOVA stops with an error)."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len({trial.value for trial in complete}) < 2:
         return {}
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
     return optuna.importance.get_param_importances(study, evaluator=evaluator)
