@@ -238,6 +238,13 @@ EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}
 SIGNALS = {name: list(EXIT_STATUS) for name in SIGNALLED} | {"sweep": [signal.SIGKILL]}
 
 
+def as_at_a_terminal() -> None:
+    """Ctrl-C as a command started at a terminal gets it, even where the tests run in
+    the background of a shell without job control (which ignores SIGINT for its
+    background jobs, and a Python started so keeps ignoring it, as it should)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "signum"),
@@ -257,6 +264,7 @@ def test_a_signal_ends_a_command_in_one_line_and_no_process_outlives_it(
     process = subprocess.Popen(
         [sys.executable, str(ROOT / script), *[a.format(**values) for a in args]],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=as_at_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 300
     while not list(tmp_path.glob(working)) and process.poll() is None:
