@@ -75,11 +75,14 @@ def write_atomically(
             os.close(directory)
 
 
+FULL_BELOW = 2**20  # bytes free under which a disk is full: no file of ours fits
+
+
 def failure_to_write(err: OSError, path: Path) -> OSError:
     """``err`` as the failure to write ``path`` (not its partial file); a short write
     that says no more (numpy's) is, when the disk is full, the full disk it is."""
     code = err.errno
-    if code is None and shutil.disk_usage(path.parent).free < 2**20:
+    if code is None and shutil.disk_usage(path.parent).free < FULL_BELOW:
         code = errno.ENOSPC
     return OSError(code, os.strerror(code), str(path)) if code is not None else err
 

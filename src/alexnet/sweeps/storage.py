@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from alexnet.atomic import FULL_BELOW
 from alexnet.errors import UserError
 
 JOURNAL = "journal:"
@@ -69,7 +70,7 @@ def check_storage(url: str) -> None:
     file = study_file(url)
     if file is not None and file.parent.is_dir():
         free = shutil.disk_usage(file.parent).free
-        if free < 2**20:  # Optuna's journal retries its lock for ever on a full disk
+        if free < FULL_BELOW:  # Optuna's journal retries its lock for ever on a full disk
             raise UserError(
                 f"no space left for the study at {file} ({free // 1024} KiB free): free some "
                 "space, or give hydra.sweeper.storage=<a place with room>"
