@@ -6,11 +6,7 @@ python eval.py ckpt_path=... data=caltech101 tta=ten_crop split=val
 
 from pathlib import Path
 
-from alexnet.run.interrupts import one_line_on_signals
+from alexnet.run.command import run_command
 
 if __name__ == "__main__":
-    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
-        from alexnet.run.cli import run_hydra
-        from alexnet.tasks.evaluate import evaluate
-
-        run_hydra(evaluate, Path(__file__).parent / "configs", "eval")
+    run_command(Path(__file__).parent / "configs", "eval", "alexnet.tasks.evaluate:evaluate")

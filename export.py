@@ -6,11 +6,7 @@ python export.py ckpt_path=... 'formats=[pt2]' out=exported/
 
 from pathlib import Path
 
-from alexnet.run.interrupts import one_line_on_signals
+from alexnet.run.command import run_command
 
 if __name__ == "__main__":
-    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
-        from alexnet.run.cli import run_hydra
-        from alexnet.tasks.export import export
-
-        run_hydra(export, Path(__file__).parent / "configs", "export")
+    run_command(Path(__file__).parent / "configs", "export", "alexnet.tasks.export:export")

@@ -7,11 +7,7 @@ python features.py ckpt_path=... data=caltech101 split=train
 
 from pathlib import Path
 
-from alexnet.run.interrupts import one_line_on_signals
+from alexnet.run.command import run_command
 
 if __name__ == "__main__":
-    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
-        from alexnet.run.cli import run_hydra
-        from alexnet.tasks.features import extract_features
-
-        run_hydra(extract_features, Path(__file__).parent / "configs", "features")
+    run_command(Path(__file__).parent / "configs", "features", "alexnet.tasks.features:extract_features")

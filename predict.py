@@ -6,11 +6,7 @@ python predict.py ckpt_path=... inputs=[cat.jpg] gradcam=true device=cpu batch_s
 
 from pathlib import Path
 
-from alexnet.run.interrupts import one_line_on_signals
+from alexnet.run.command import run_command
 
 if __name__ == "__main__":
-    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
-        from alexnet.run.cli import run_hydra
-        from alexnet.tasks.predict import predict
-
-        run_hydra(predict, Path(__file__).parent / "configs", "predict")
+    run_command(Path(__file__).parent / "configs", "predict", "alexnet.tasks.predict:predict")

@@ -6,11 +6,7 @@ python prepare.py data=imagenet_subset model=alexnet
 
 from pathlib import Path
 
-from alexnet.run.interrupts import one_line_on_signals
+from alexnet.run.command import run_command
 
 if __name__ == "__main__":
-    with one_line_on_signals():  # Ctrl-C or SIGTERM, even while importing: one line
-        from alexnet.run.cli import run_hydra
-        from alexnet.tasks.prepare import prepare
-
-        run_hydra(prepare, Path(__file__).parent / "configs", "prepare")
+    run_command(Path(__file__).parent / "configs", "prepare", "alexnet.tasks.prepare:prepare")

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
 from alexnet.arguments import checked_arguments
+from alexnet.callbacks.startup import StartupPhases
 from alexnet.checkpoints import Checkpoint, Record, net_state_dict, read_checkpoint
 from alexnet.checkpoints.identity import training
 from alexnet.checkpoints.io import AtomicCheckpointIO
@@ -146,7 +147,7 @@ def build_callbacks(spec: TrainSpec, parts: Parts, loggers: list[Logger]) -> Run
     would refuse the pair; the learning-rate monitor without a logger), and those every
     run has: the record in each checkpoint, exact resume, a checkpoint on a signal, the
     watchdog, the W&B run id in each checkpoint (with W&B), the study's pruning (a
-    sweep's trial)."""
+    sweep's trial), the start-up's phases in the run's log."""
     chosen = [instantiate(c) for c in (spec.callbacks or {}).values() if c is not None]
     switched_off = [
         (ProgressBar, spec.trainer.get("enable_progress_bar") is False),
@@ -166,6 +167,7 @@ def build_callbacks(spec: TrainSpec, parts: Parts, loggers: list[Logger]) -> Run
         watchdog,
         *([WandbRunIdInCheckpoint()] if any(isinstance(x, WandbLogger) for x in loggers) else []),
         *([pruning] if pruning else []),
+        StartupPhases(),
     ]
     return RunCallbacks(
         [c for c in chosen if not isinstance(c, off)] + every_run, watchdog, pruning

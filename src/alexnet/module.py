@@ -194,7 +194,7 @@ class ClassifierModule(L.LightningModule):
         if self.trainer.precision == "16-mixed":
             return
         grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if grads and not torch.isfinite(torch.stack([g.norm() for g in grads]).sum()):
+        if grads and not torch.isfinite(torch.nn.utils.get_total_norm(grads)):
             where = f"epoch {self.current_epoch}, step {self.global_step}"
             raise Diverged(f"a gradient is not finite at {where}")
 

@@ -36,6 +36,7 @@ from alexnet.run.options import task_spec
 from alexnet.run.paths import file_system_line
 from alexnet.run.resolvers import JOB_DIR, register_resolvers
 from alexnet.spec import TaskSpec
+from alexnet.startup import mark
 from alexnet.sweeps.folder import recorded_study
 
 #: The process id of the command a user started, for the processes it starts.
@@ -229,6 +230,7 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
     os.environ.setdefault(COMMAND_PID, str(os.getpid()))  # the processes it starts know it
 
     def guarded_task(cfg: DictConfig) -> object:
+        mark("composing the config")
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         if HydraConfig.get().mode == RunMode.MULTIRUN and os.environ[COMMAND_PID] != str(
             os.getpid()
@@ -237,7 +239,9 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
         if not command_config_aside(run_dir):
             console.log_to_run_file()
         try:
-            result = task(spec_of(task, cfg))
+            spec = spec_of(task, cfg)
+            mark("checking the options")
+            result = task(spec)
         except RunStopped as stopped:
             if (
                 isinstance(stopped, Diverged | Pruned)

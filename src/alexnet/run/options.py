@@ -22,7 +22,7 @@ from alexnet.spec import MODEL_OPTIONS, ModelOptions, TaskSpec
 
 #: Targets whose ``**kwargs`` go on to another function, whose signature checks them.
 KEYWORDS_PASSED_ON = {
-    "lightning.pytorch.loggers.WandbLogger": "wandb.init",
+    "alexnet.loggers.BackgroundWandbLogger": "wandb.init",
     "lightning.pytorch.strategies.DDPStrategy": "torch.nn.parallel.DistributedDataParallel",
 }
 
@@ -90,8 +90,8 @@ def check_target(node: dict, key: str) -> None:
     passed_on = KEYWORDS_PASSED_ON.get(node["_target_"])
     own = signature_of(target).fields if passed_on else arguments
     problem = first_problem(target, {k: v for k, v in arguments.items() if k in own}, True)
-    if problem is None and passed_on:
-        rest = {k: v for k, v in arguments.items() if k not in own}
+    rest = {k: v for k, v in arguments.items() if k not in own}
+    if problem is None and passed_on and rest:  # (wandb is slow to import: only if needed)
         problem = first_problem(get_object(passed_on), rest, given_only=True)
     if problem is not None:
         raise OptionProblem(f"{key}.", problem, f"{key} ({node['_target_']})")

@@ -35,6 +35,7 @@ from alexnet.faults.watchdog import Watchdog
 from alexnet.loggers import continue_csv_log, finish_loggers, git_commit, summarise_run
 from alexnet.module import ClassifierModule
 from alexnet.spec import TrainSpec
+from alexnet.startup import mark
 from alexnet.tasks.results import print_results
 
 
@@ -165,16 +166,20 @@ def train(spec: TrainSpec) -> dict[str, float]:
     if resumed:
         check_resume(resumed, spec, parts, set_up(datamodule).fingerprint())  # and the data
     keep_command_config(output_dir)  # checked: from here on the run folder is written
+    mark("data set-up")
     L.seed_everything(spec.seed, workers=True)
     net = build_net(parts.model, init)
     module = build_module(spec, parts, net)
+    mark("model")
     loggers = build_loggers(spec, resumed)
     callbacks = build_callbacks(spec, parts, loggers)
     trainer = build_trainer(spec.trainer, resumed, callbacks=callbacks.all, logger=loggers)
+    mark("callbacks and trainer")
     resumes = continue_logs(output_dir, resumed, loggers) if resumed else []
     logged = {**spec.model_dump(), "parts": parts.model_dump(), "git_commit": git_commit()}
     for logger in loggers:
         logger.log_hyperparams(logged)
+    mark("loggers")
     if spec.lr_find:
         find_learning_rate(trainer, module, datamodule, output_dir)
     with loggers_finished(loggers, trainer, callbacks.watchdog):
@@ -194,8 +199,8 @@ def train(spec: TrainSpec) -> dict[str, float]:
                 metrics.update(tested)
         seconds = time.perf_counter() - started
         summarise_run(loggers, headline(metrics, trainer, module, datamodule.batch_size, seconds))
-    if trainer.is_global_zero:
-        write_results(output_dir, metrics, trainer, best, resumes, time.perf_counter() - started)
+        if trainer.is_global_zero:  # before W&B finishes (an upload, online)
+            write_results(output_dir, metrics, trainer, best, resumes, seconds)
     return metrics
 
 

@@ -18,6 +18,15 @@ from alexnet.errors import UserError
 
 Splits = tuple[list[int], list[int], list[int]]
 
+#: A split whose batches draw nothing at random is prepared whole, once (not batch by
+#: batch), when it takes at most this many bytes at the model's size.
+PREPARED_ONCE_BYTES = 1 << 30
+
+
+def already_prepared(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The batch pipeline of a split prepared whole: nothing left to do."""
+    return images
+
 
 def split_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """(images, labels) of a TensorDataset or of a Subset of one."""
@@ -103,19 +112,23 @@ class TensorImagesDataModule(ClassificationDataModule):
         return getattr(self, f"{split}_set")  # augmentation is the pipeline's, by batch
 
     def batches(self, dataset: Dataset, sampler: ShardSampler, training: bool) -> DeviceBatches:
-        """Batches sliced from the split's tensors, prepared on the training device."""
+        """Batches sliced from the split's tensors, prepared on the training device; a
+        split whose batches draw nothing at random (evaluation; training without
+        augmentation) is prepared whole, once, when it takes at most
+        PREPARED_ONCE_BYTES at the model's size."""
         trainer = self.trainer
         device = trainer.strategy.root_device if trainer else torch.device("cpu")
         images, labels = split_tensors(dataset)
         if self.on_device:
             images, labels = images.to(device), labels.to(device)
+        pipeline = self.pipeline
+        random = training and (self.augment or self.pca_lighting)
+        prepared_bytes = 4 * len(images) * images.shape[1] * self.image_size**2  # float32
+        if not random and prepared_bytes <= PREPARED_ONCE_BYTES:
+            images = torch.cat([self.pipeline(chunk, None) for chunk in images.split(1024)])
+            pipeline = already_prepared
         return DeviceBatches(
-            TensorReader(images, labels),
-            self.batch_size,
-            sampler,
-            self.pipeline,
-            training,
-            device,
+            TensorReader(images, labels), self.batch_size, sampler, pipeline, training, device
         )
 
     def pipeline(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
