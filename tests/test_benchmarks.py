@@ -52,17 +52,32 @@ def test_every_benchmark_is_run_by_this_test():
         "gpu_throughput/bench_gpu.py",
         "out_of_the_box/bench_out_of_the_box.py",
         "prepared_data/bench_prepared.py",
+        "startup/bench_startup.py",
     }
 
 
 @pytest.mark.slow
 def test_overhead_benchmark_trains_the_same_losses_both_ways(tmp_path):
     out = run_benchmark(
-        "overhead/bench_overhead.py", "--steps", "4", "--repeats", "1", cwd=tmp_path
+        "overhead/bench_overhead.py", "--steps", "4", "--skip", "1", "--repeats", "1", cwd=tmp_path
     )
-    assert re.search(r"time ratio train task / plain loop: \d+\.\d{3}", out)
+    assert re.search(r"per-step time ratio train task / plain loop: \d+\.\d{3}", out)
     difference = float(re.search(r"largest difference (\S+)", out).group(1))
     assert difference < 1e-4  # the same model, data, order and loss on both paths
+
+
+@pytest.mark.slow
+def test_startup_benchmark_tables_the_phases_and_both_ratios(tmp_path):
+    out = run_benchmark(
+        "startup/bench_startup.py", "--repeats", "1", "--epochs", "1", "--work", str(tmp_path),
+        cwd=tmp_path,
+    )  # fmt: skip
+    phases = {row[0]: row[1:] for row in table_rows(out)}
+    assert float(phases["imports"][1]) > 0 and float(phases["imports"][3]) > 0  # both sides
+    assert phases["composing the config"][2] == "—"  # the plain script has no config
+    assert float(phases["first step"][1]) > float(phases["loggers"][1])
+    assert re.search(r"start-up ratio .*: \d+\.\d\d", out)
+    assert re.search(r"whole-run ratio ours / plain: \d+\.\d{3}", out)
 
 
 @pytest.mark.slow

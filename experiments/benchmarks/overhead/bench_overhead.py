@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=10, help="warm-up steps not timed")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if not 0 <= args.skip < args.steps:
+        parser.error("--skip must be less than --steps")
     gc.freeze()  # as `python train.py` does after its imports (alexnet.run.command)
     ours_s, plain_s, ratios = [], [], []
     for repeat in range(args.repeats):  # alternately, each first in turn: drifts hit both

@@ -78,9 +78,11 @@ def main() -> None:
     total, warmup = args.epochs * steps_per_epoch, round(0.3 * steps_per_epoch)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda s: 0.01 + 0.99 * s / warmup
-        if s < warmup
-        else 0.5 * (1 + math.cos(math.pi * (s - warmup) / (total - warmup))),
+        lambda s: (
+            0.01 + 0.99 * s / warmup
+            if s < warmup
+            else 0.5 * (1 + math.cos(math.pi * (s - warmup) / (total - warmup)))
+        ),
     )
     mark("model")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -111,8 +113,10 @@ def main() -> None:
             print(f"epoch {epoch + 1}/{args.epochs} val loss {val_loss:.4f} top-1 {val_acc:.2%}")
             rows.writerow([epoch, steps, "", val_acc, val_loss])
             log.flush()
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()},
-                       args.out / "last.pt")
+            torch.save(
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict()},
+                args.out / "last.pt",
+            )
             if val_acc > best:
                 best = val_acc
                 torch.save({"model": model.state_dict()}, args.out / "best.pt")
@@ -120,7 +124,9 @@ def main() -> None:
     if args.steps is None:
         model.load_state_dict(torch.load(args.out / "best.pt", weights_only=True)["model"])
         test_acc, test_loss = evaluate(model, images[test], labels[test])
-        print(f"split  top-1 acc    loss\nval   {best:9.2%}\ntest  {test_acc:9.2%}  {test_loss:.4f}")
+        print(
+            f"split  top-1 acc    loss\nval   {best:9.2%}\ntest  {test_acc:9.2%}  {test_loss:.4f}"
+        )
     print(json.dumps({"phases": phases, "test_top1": test_acc}))
 
 
