@@ -3,9 +3,12 @@
 import csv
 import netrc
 import os
+import secrets
+import string
 import subprocess
 import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,56 +22,108 @@ from alexnet.console import inform
 
 
 class BackgroundWandbLogger(WandbLogger):
-    """Lightning's WandbLogger, whose W&B run starts on a thread of its own: the first
-    ``log_hyperparams`` starts it there and returns, and the command goes on (importing
-    wandb and starting its run take about 1.1 s on 2 cores, mostly waiting on W&B's
-    service process). Whatever then uses the run (``experiment``, ``version``, ``name``)
-    waits for it; an error in starting it is raised there."""
+    """Lightning's WandbLogger, whose W&B run starts on a thread of its own once training
+    is under way (``start_in_background``, called after the first training step by
+    :class:`WandbRunCallback`), not before the first step: importing wandb and starting
+    an offline run take 1 to 1.5 s of CPU on 2 cores. Until the run has started, what is
+    logged waits its turn (on that thread once it runs), ``experiment`` is a stand-in
+    that starts the run and waits for it when first used (Lightning asks for
+    ``experiment`` at set-up without using it); ``version`` is the run's id, chosen
+    here. An error in starting the run is raised where it is used.
 
-    _starting: threading.Thread | None = None
-    _start_error: BaseException | None = None
+    Args (besides WandbLogger's): ``group``, ``tags`` and ``job_type``, W&B's, named
+    here so that checking them does not import wandb."""
+
+    def __init__(
+        self,
+        *,
+        group: str | None = None,
+        tags: list[str] | None = None,
+        job_type: str | None = None,
+        **kwargs,
+    ):
+        if not (kwargs.get("id") or kwargs.get("version")):  # ``version`` knows it unstarted
+            kwargs["id"] = new_run_id()
+        super().__init__(group=group, tags=tags, job_type=job_type, **kwargs)
+        self._queued: list | None = []  # logging calls made before the start; None after
+        self._background: ThreadPoolExecutor | None = None  # while the run starts
+        self._start: Future | None = None
 
     @rank_zero_only
     def log_hyperparams(self, params) -> None:
-        if self._experiment is None and self._starting is None:
-            self._starting = threading.Thread(
-                target=self._start, args=(params,), name="wandb-start", daemon=True
-            )
-            self._starting.start()
+        self._in_turn(super().log_hyperparams, params)
+
+    @rank_zero_only
+    def log_metrics(self, metrics, step: int | None = None) -> None:
+        self._in_turn(super().log_metrics, dict(metrics), step)
+
+    def _in_turn(self, log, *args) -> None:
+        """``log(*args)`` after the calls waiting for the run, or now."""
+        if _on_background_thread():
+            log(*args)
+        elif self._queued is not None:
+            self._queued.append((log, args))
+        elif self._background is not None:
+            self._background.submit(log, *args)
         else:
-            super().log_hyperparams(params)
+            log(*args)
 
-    def _start(self, params) -> None:
-        try:
-            super().log_hyperparams(params)  # the run, created by ``experiment``
-        except BaseException as err:  # raised where the run is first used
-            self._start_error = err
-
-    def _started(self) -> None:
-        """Wait for the run to have started (from any thread but the one starting it)."""
-        starting = self._starting
-        if starting is None or starting is threading.current_thread():
+    def start_in_background(self) -> None:
+        """Start the run on its thread (once), then log what waits for it there."""
+        if self._queued is None:
             return
-        starting.join()
-        self._starting = None
-        if self._start_error is not None:
-            error, self._start_error = self._start_error, None
-            raise error
+        queued, self._queued = self._queued, None
+        self._background = ThreadPoolExecutor(1, thread_name_prefix=BACKGROUND)
+        self._start = self._background.submit(self._start_run, queued)
 
-    @property
-    def experiment(self):
-        self._started()
+    def _start_run(self, queued: list) -> None:
+        super().experiment  # noqa: B018  (Lightning's WandbLogger creates the run here)
+        for log, args in queued:
+            log(*args)
+
+    def started_run(self):
+        """The W&B run, started (now, if it was not) and what was logged before it."""
+        if not _on_background_thread():
+            self.start_in_background()
+        if self._background is not None and not _on_background_thread():
+            self._background.shutdown(wait=True)
+            start, self._background, self._start = self._start, None, None
+            start.result()  # raises what starting raised
         return super().experiment
 
     @property
-    def version(self) -> str | None:
-        self._started()
-        return super().version
+    def experiment(self):
+        starting = self._queued is not None or self._background is not None
+        if starting and not _on_background_thread():
+            return _RunOnceStarted(self)
+        return self.started_run()
 
-    @property
-    def name(self) -> str | None:
-        self._started()
-        return super().name
+    def __getstate__(self) -> dict:  # ddp_spawn pickles loggers: no thread, no queue
+        self.started_run()
+        return super().__getstate__()
+
+
+BACKGROUND = "wandb-start"
+
+
+def new_run_id() -> str:
+    """A W&B run id as W&B makes them (8 of a-z0-9), without importing wandb."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+
+
+def _on_background_thread() -> bool:
+    return threading.current_thread().name.startswith(BACKGROUND)
+
+
+class _RunOnceStarted:
+    """What ``BackgroundWandbLogger.experiment`` gives until the run has started: the
+    run's attributes, each starting the run and waiting for it first."""
+
+    def __init__(self, logger: BackgroundWandbLogger):
+        self._logger = logger
+
+    def __getattr__(self, name: str):
+        return getattr(self._logger.started_run(), name)
 
 
 def wandb_has_credentials() -> bool:
@@ -139,8 +194,14 @@ def wandb_settings(config: dict, sweep: str | None, resume_id: str | None) -> di
     return settled
 
 
-class WandbRunIdInCheckpoint(Callback):
-    """Saves the W&B run id in every checkpoint, so a resumed run continues that run."""
+class WandbRunCallback(Callback):
+    """Starts the W&B run after the first training step (BackgroundWandbLogger), and
+    saves its id in every checkpoint, so that a resumed run continues that run."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, BackgroundWandbLogger):
+                logger.start_in_background()
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         for logger in trainer.loggers:
