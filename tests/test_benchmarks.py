@@ -77,6 +77,7 @@ def test_startup_benchmark_tables_the_phases_and_both_ratios(tmp_path):
     assert phases["composing the config"][2] == "—"  # the plain script has no config
     assert float(phases["first step"][1]) > float(phases["loggers"][1])
     assert re.search(r"start-up ratio .*: \d+\.\d\d", out)
+    assert re.search(r"whole-run ratio ours / plain, W&B offline: \d+\.\d{3}", out)
     assert re.search(r"whole-run ratio ours / plain: \d+\.\d{3}", out)
 
 

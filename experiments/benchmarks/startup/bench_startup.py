@@ -8,8 +8,10 @@ work (plain_digits.py), run alternately as separate processes, medians of severa
   ``start-up:`` lines of its train.log, plain's from its last line), to the first step,
   and the whole command.
 - **Whole run**: ``python train.py`` (8 epochs, validated, tested, figures, W&B
-  offline) against ``plain_digits.py`` (8 epochs, validated, tested, CSV log, last and
-  best weights): wall time of the command, process start-up and exit included.
+  offline) against ``plain_digits.py --wandb`` (8 epochs, validated, tested, CSV log,
+  last and best weights, the same figures logged to an offline W&B run) and against
+  ``plain_digits.py`` (the same without W&B): wall time of each command, process
+  start-up and exit included.
 
     python experiments/benchmarks/startup/bench_startup.py [--repeats 5] [--work DIR]
         [--only startup|whole] [--epochs 8]
@@ -138,24 +140,34 @@ def startup_table(work: Path, repeats: int) -> None:
 
 
 def whole_table(work: Path, repeats: int, epochs: int) -> None:
-    ours_runs, plain_runs = alternately(
-        repeats,
-        lambda n: ours(work, f"ours_run_{n}", f"trainer.max_epochs={epochs}"),
-        lambda n: plain(work, f"plain_run_{n}", f"--epochs={epochs}"),
-    )
-    ratios = [o[0] / p[0] for o, p in zip(ours_runs, plain_runs, strict=True)]
-    print(f"Whole default run ({epochs} epochs), {repeats} alternating runs (seconds)\n")
+    """Ours, plain with W&B (the same work) and plain without, in turn."""
+    runs: dict[str, list] = {"ours": [], "plain, W&B offline": [], "plain": []}
+    commands = {
+        "ours": lambda n: ours(work, f"ours_run_{n}", f"trainer.max_epochs={epochs}"),
+        "plain, W&B offline": lambda n: plain(work, f"plainw_{n}", f"--epochs={epochs}", "--wandb"),
+        "plain": lambda n: plain(work, f"plain_run_{n}", f"--epochs={epochs}"),
+    }
+    for repeat in range(repeats):
+        order = list(commands)[repeat % 3 :] + list(commands)[: repeat % 3]  # each first in turn
+        for name in order:
+            runs[name].append(commands[name](repeat)[0])
+    print(f"Whole default run ({epochs} epochs), {repeats} runs of each in turn (seconds)\n")
     print("| command | median | runs |")
     print("| --- | --- | --- |")
-    for name, runs in (("ours: python train.py", ours_runs), ("plain_digits.py", plain_runs)):
-        walls = [r[0] for r in runs]
+    names = {
+        "ours": "ours: python train.py",
+        "plain, W&B offline": "plain_digits.py --wandb",
+        "plain": "plain_digits.py",
+    }
+    for name, walls in runs.items():
+        listed = ", ".join(f"{w:.1f}" for w in walls)
+        print(f"| {names[name]} | {statistics.median(walls):.1f} | {listed} |")
+    for baseline in ("plain, W&B offline", "plain"):
+        ratios = [o / p for o, p in zip(runs["ours"], runs[baseline], strict=True)]
         print(
-            f"| {name} | {statistics.median(walls):.1f} | {', '.join(f'{w:.1f}' for w in walls)} |"
+            f"\nwhole-run ratio ours / {baseline}: {statistics.median(ratios):.3f} (median; the "
+            f"runs': {', '.join(f'{r:.3f}' for r in ratios)})"
         )
-    print(
-        f"\nwhole-run ratio ours / plain: {statistics.median(ratios):.3f} (median; the runs': "
-        f"{', '.join(f'{r:.3f}' for r in ratios)})"
-    )
 
 
 def main() -> None:

@@ -8,12 +8,13 @@ the last and the best weights (by validation top-1); at the end it tests the bes
 weights and prints a table. The network is the project's alexnet_mini, built here, so
 that both sides train the same one.
 
-    python plain_digits.py [--epochs 8] [--steps N] [--out DIR]
+    python plain_digits.py [--epochs 8] [--steps N] [--out DIR] [--wandb]
 
 It prints, last, one JSON line: the time since the process started at the end of each
 phase (``phases``: imports, data set-up, model, first batch, first step) and the test
 top-1. ``--steps N``: stop after N training steps (no validation or test), as the
-one-step default run does.
+one-step default run does. ``--wandb``: also log the same figures to an offline W&B
+run (started before the first step, finished at the end), as the default run does.
 """
 
 import time
@@ -58,8 +59,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("plain_run"))
+    parser.add_argument("--wandb", action="store_true")
     args = parser.parse_args()
     mark("imports")
+    args.out.mkdir(parents=True, exist_ok=True)
+    run = None
+    if args.wandb:
+        import wandb
+
+        run = wandb.init(project="plain", dir=args.out, mode="offline", config=vars(args))
     torch.manual_seed(42)
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) * 255 / 16
@@ -85,7 +93,6 @@ def main() -> None:
         ),
     )
     mark("model")
-    args.out.mkdir(parents=True, exist_ok=True)
     best, steps = -1.0, 0
     with open(args.out / "metrics.csv", "w", newline="") as log:
         rows = csv.writer(log)
@@ -105,6 +112,8 @@ def main() -> None:
                     mark("first step")
                 if steps % 10 == 0:
                     rows.writerow([epoch, steps, loss.item(), "", ""])
+                    if run:
+                        run.log({"train/loss": loss.item(), "step": steps})
                 if steps == args.steps:
                     break
             if steps == args.steps:
@@ -112,6 +121,8 @@ def main() -> None:
             val_acc, val_loss = evaluate(model, images[val], labels[val])
             print(f"epoch {epoch + 1}/{args.epochs} val loss {val_loss:.4f} top-1 {val_acc:.2%}")
             rows.writerow([epoch, steps, "", val_acc, val_loss])
+            if run:
+                run.log({"val/acc": val_acc, "val/loss": val_loss, "epoch": epoch, "step": steps})
             log.flush()
             torch.save(
                 {"model": model.state_dict(), "optimizer": optimizer.state_dict()},
@@ -127,6 +138,10 @@ def main() -> None:
         print(
             f"split  top-1 acc    loss\nval   {best:9.2%}\ntest  {test_acc:9.2%}  {test_loss:.4f}"
         )
+        if run:
+            run.summary.update({"test/acc": test_acc, "test/loss": test_loss})
+    if run:
+        run.finish()
     print(json.dumps({"phases": phases, "test_top1": test_acc}))
 
 

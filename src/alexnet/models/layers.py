@@ -87,6 +87,8 @@ def acting_shares(net: nn.Module, images: torch.Tensor) -> dict[str, float]:
     differs from k^beta by more than 5%. Runs the network's own (eager) forward."""
     counts: dict[str, tuple[int, int]] = {}
     layers = {name: m for name, m in net.named_modules() if isinstance(m, ResponseNorm)}
+    if not layers:
+        return {}
 
     def hook(name: str):
         return lambda module, inputs, output: counts.__setitem__(name, module.acting(inputs[0]))
@@ -97,7 +99,7 @@ def acting_shares(net: nn.Module, images: torch.Tensor) -> dict[str, float]:
     finally:
         for handle in handles:
             handle.remove()
-    if not counts:
+    if not counts:  # (layers its forward does not use)
         return {}
     shares = {name: acting / total for name, (acting, total) in counts.items()}
     shares[""] = sum(a for a, _ in counts.values()) / sum(t for _, t in counts.values())
