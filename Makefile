@@ -58,8 +58,9 @@ gpu-check: ## on a GPU machine: every GPU path and benchmark, logs in $$OUT (at 
 test-all: test ## every test: the fast ones, then the slow real-process ones (DDP, signals, sweeps, PostgreSQL, benchmarks)
 	$(BIN)/python -m pytest -m slow $(ARGS)
 
-bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~10 min on 2 cores)
-	$(BIN)/python experiments/benchmarks/overhead/bench_overhead.py --steps 100
+bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~30 min on 2 cores)
+	$(BIN)/python experiments/benchmarks/startup/bench_startup.py
+	$(BIN)/python experiments/benchmarks/overhead/bench_overhead.py
 	$(BIN)/python experiments/benchmarks/small_dataset_epoch/bench_small_epoch.py
 	$(BIN)/python experiments/benchmarks/data_loading/bench_loading.py
 	$(BIN)/python experiments/benchmarks/out_of_the_box/bench_out_of_the_box.py  # needs Fashion-MNIST: make data
