@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
+from scipy import optimize, stats
 
 from alexnet.tasks.report import Run, find_runs, read_run
 
@@ -29,6 +29,7 @@ from claims import CLAIMS, SEEDS_NEEDED, Claim  # noqa: E402
 
 WINDOW = 20  # steps in the trailing mean of the per-step training error
 ALPHA = 0.05  # the test's level: 95% intervals
+POWER = 0.80  # the detectable effect: found with this probability
 LRN_ACTING_MIN = 0.10  # the LRN acts: its divisor is off k^β at ≥ 10% of positions
 OVERFIT_MIN = 0.05  # the unregularised arm overfits: test − training error ≥ 5 points
 SHRINK_MAX = 0.80  # decay shrinks the weights: norm ≤ 80% of the undecayed arm's
@@ -240,14 +241,52 @@ def compare(claim: Claim, a: list[float], b: list[float]) -> dict:
     return result
 
 
+def detectable_effect(claim: Claim, a: list[float], b: list[float]) -> float:
+    """The smallest true effect the comparison detects with probability POWER (a
+    two-sided test at ALPHA, given the arms' seed counts and spreads: the noncentral t
+    distribution); a ratio on a log scale."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if claim.log_scale:
+        x, y = np.log(x), np.log(y)
+    if claim.paired:
+        spread, df = float(np.std(x - y, ddof=1)) / math.sqrt(len(x)), len(x) - 1
+    else:
+        va, vb = np.var(x, ddof=1) / len(x), np.var(y, ddof=1) / len(y)
+        spread = math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
+    if spread == 0:
+        return 1.0 if claim.log_scale else 0.0
+    critical = stats.t.ppf(1 - ALPHA / 2, df)
+
+    def power(effect: float) -> float:
+        shift = effect / spread
+        return stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift)
+
+    effect = optimize.brentq(lambda e: power(e) - POWER, 0.0, 10 * spread)  # power(10 se) ≈ 1
+    return math.exp(effect) if claim.log_scale else effect
+
+
+def holm(pvalues: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values (SciPy has only Benjamini–Hochberg's
+    correction, statsmodels is not a dependency: the few lines are written here)."""
+    adjusted, running = {}, 0.0
+    ordered = sorted(pvalues.items(), key=lambda item: item[1])
+    for rank, (name, p) in enumerate(ordered):
+        running = max(running, min(1.0, (len(ordered) - rank) * p))
+        adjusted[name] = running
+    return adjusted
+
+
 def verdict(claim: Claim, checks: list[tuple[bool, str]], comparison: dict | None) -> str:
+    """From the preconditions and the comparison (its p corrected for the study's many
+    tests, ``p_holm``, where the study set one); "underpowered" where the paper's own
+    effect is below the smallest effect the comparison could detect."""
     failed = [text for ok, text in checks if not ok]
     if failed:
         return "not tested: " + "; ".join(failed)
-    if comparison is None or not math.isfinite(comparison["p"]):
-        return "no difference detected"
-    if comparison["p"] >= ALPHA:
-        return "no difference detected"
+    p = comparison.get("p_holm", comparison["p"]) if comparison else math.nan
+    if not math.isfinite(p) or p >= ALPHA:
+        return "no difference detected" + underpowered(claim, comparison)
     neutral = 1.0 if claim.log_scale else 0.0
     paper_way = (
         comparison["effect"] < neutral
@@ -255,6 +294,39 @@ def verdict(claim: Claim, checks: list[tuple[bool, str]], comparison: dict | Non
         else (comparison["effect"] > neutral)
     )
     return "reproduced" if paper_way else "opposite"
+
+
+def underpowered(claim: Claim, comparison: dict | None) -> str:
+    """``"; underpowered: ..."`` where the paper's effect is below the detectable one."""
+    if claim.paper_effect is None or not comparison or "detectable" not in comparison:
+        return ""
+    size = (lambda e: abs(math.log(e))) if claim.log_scale else abs
+    if size(claim.paper_effect) >= size(comparison["detectable"]):
+        return ""
+    return (
+        f" (underpowered: the paper's effect, {show_effect(claim, claim.paper_effect)}, is "
+        f"below the smallest this study detects at {POWER:.0%} power, "
+        f"{show_effect(claim, comparison['detectable'])})"
+    )
+
+
+def show_effect(claim: Claim, effect: float) -> str:
+    return f"×{effect:.2f}" if claim.log_scale else f"{effect * 100:.1f} points"
+
+
+def correct_for_many_tests(results: dict[str, dict]) -> None:
+    """Holm's correction across the claims compared (preconditions met): each one's
+    ``p_holm``, and its verdict again."""
+    tested = {
+        name: result["comparison"]["p"]
+        for name, result in results.items()
+        if result["comparison"] and all(check["ok"] for check in result["preconditions"])
+    }
+    for name, p_holm in holm(tested).items():
+        result = results[name]
+        result["comparison"]["p_holm"] = p_holm
+        checks = [(check["ok"], check["text"]) for check in result["preconditions"]]
+        result["verdict"] = verdict(CLAIMS[name], checks, result["comparison"])
 
 
 def seed_of(run: Run) -> str:
@@ -288,6 +360,8 @@ def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
     pair = [arms.get(arm.label, {}).get(claim.metric, []) for arm in claim.arms[:2]]
     comparable = all(len(v) >= 2 and all(math.isfinite(x) for x in v) for v in pair)
     comparison = compare(claim, *pair) if comparable else None
+    if comparison:
+        comparison["detectable"] = detectable_effect(claim, *pair)
     factor_file = sweep / "factor.json"
     result = {
         "claim": claim.title,
@@ -392,7 +466,17 @@ def effect_text(claim: Claim, result: dict) -> str:
             f"{first} − {second}: {c['effect'] * 100:+.2f} {scale}, 95% CI "
             f"[{c['low'] * 100:+.2f}, {c['high'] * 100:+.2f}]"
         )
-    return f"{size}; {c['test']}, t = {c['t']:.2f}, df = {c['df']:.1f}, p = {c['p']:.3g}"
+    corrected = f", Holm-corrected p = {c['p_holm']:.3g}" if "p_holm" in c else ""
+    detectable = ""
+    if "detectable" in c:
+        detectable = (
+            f"; the smallest effect it detects at {POWER:.0%} power: "
+            f"{show_effect(claim, c['detectable'])}"
+        )
+    return (
+        f"{size}; {c['test']}, t = {c['t']:.2f}, df = {c['df']:.1f}, p = {c['p']:.3g}"
+        f"{corrected}{detectable}"
+    )
 
 
 def describe(claim: Claim) -> str:
@@ -441,15 +525,20 @@ def summary_row(claim: Claim, result: dict) -> str:
             else f"{c['effect'] * 100:+.1f} [{c['low'] * 100:+.1f}, {c['high'] * 100:+.1f}] pts"
         )
     measured = f"{describe(claim)}: {effect}"
-    return f"| {claim.title} | {claim.paper} | {measured} | {result['verdict']} |"
+    power = show_effect(claim, c["detectable"]) if c and "detectable" in c else "–"
+    p_holm = f"{c['p_holm']:.3g}" if c and "p_holm" in c else "–"
+    return (
+        f"| {claim.title} | {claim.paper} | {measured} | {power} | {p_holm} | {result['verdict']} |"
+    )
 
 
 def tables(results: dict[str, dict]) -> tuple[str, str]:
     """(the per-claim sections, the one-line-per-claim summary)."""
     sections: list[str] = []
     rows = [
-        "| claim (section) | paper | here: effect, 95% CI (paper's arm vs the other) | verdict |",
-        "| --- | --- | --- | --- |",
+        "| claim (section) | paper | here: effect, 95% CI (paper's arm vs the other) "
+        f"| detectable at {POWER:.0%} power | p (Holm) | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, result in results.items():
         sections += claim_section(name, CLAIMS[name], result)
@@ -469,6 +558,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, claim in CLAIMS.items()
         if (args.results / name).is_dir()
     }
+    correct_for_many_tests(results)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     sections, summary = tables(results)
     (out / "results.md").write_text(sections)

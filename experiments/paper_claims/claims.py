@@ -40,6 +40,9 @@ class Claim:
         tune_lr: each arm trains at its own best learning rate of this grid, picked on a
             seed of its own (0) by the metric; then ``optimizer.lr`` is part of the factor.
         full, gpu: the claim's own overrides in those modes (training set size, epochs).
+        paper_effect: the paper's effect in the metric's units (a ratio on a log scale),
+            where the paper gives a number: beside the smallest effect the study can
+            detect, it says whether the comparison could have found it.
     """
 
     title: str
@@ -57,6 +60,7 @@ class Claim:
     full: tuple[str, ...] = ()
     gpu: tuple[str, ...] = ()
     threshold: float | None = None  # of the steps_to_train_error metric
+    paper_effect: float | None = None  # the paper's own effect in the metric's units
 
 
 def _arm(name: str, label: str, *overrides: str) -> Arm:
@@ -84,6 +88,7 @@ CLAIMS: dict[str, Claim] = {
         log_scale=True,
         tune_lr=(0.01, 0.03, 0.1),
         threshold=0.25,
+        paper_effect=1 / 6,
         full=("data.train_size=10000", "trainer.max_epochs=3"),
         gpu=("trainer.max_epochs=10",),
     ),
@@ -108,6 +113,7 @@ CLAIMS: dict[str, Claim] = {
         "arm (at 0.01 the network without normalisation diverges on this scale)",
         preconditions=("left_chance", "lrn_acts"),
         also=("lrn_acting",),
+        paper_effect=-0.02,
         full=("data.train_size=10000", "trainer.max_epochs=4"),
         gpu=("trainer.max_epochs=30",),
     ),
@@ -122,6 +128,7 @@ CLAIMS: dict[str, Claim] = {
         "−0.4 / −0.3 points top-1 / top-5 (ImageNet)",
         f"{SMALL_NET} on the paper's input scale, pools padded to equal output sizes, "
         "average pools not counting the padding",
+        paper_effect=-0.004,
         full=("data.train_size=10000", "trainer.max_epochs=4"),
         gpu=("trainer.max_epochs=30",),
     ),
@@ -141,6 +148,7 @@ CLAIMS: dict[str, Claim] = {
         "−1.7 / −1.2 points top-1 / top-5 against the one-GPU net (ImageNet)",
         f"{MINI} with BatchNorm; the one-column net keeps conv5 and the FC layers at full "
         "size, as the paper's one-GPU net did",
+        paper_effect=-0.017,
         full=("data.train_size=5000", "data.val_size=1000", "trainer.max_epochs=2"),
         gpu=("trainer.max_epochs=30",),
     ),
