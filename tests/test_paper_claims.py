@@ -1,8 +1,10 @@
 """The paper-claims study's machinery: its network, the Fashion-MNIST reader on files in
 the real IDX format, and the aggregation on run directories written by hand."""
 
+import csv
 import gzip
 import json
+import math
 import shutil
 import sys
 
@@ -15,10 +17,17 @@ from alexnet.data import FashionMNISTDataModule
 from alexnet.data.datasets.fashion_mnist import read_idx
 from alexnet.errors import UserError
 from alexnet.models import LocalResponseNorm, create_model
-from conftest import ROOT
+from conftest import ROOT, run_script
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))
-from aggregate import aggregate, compare, tables  # noqa: E402
+from aggregate import (  # noqa: E402
+    aggregate,
+    compare,
+    correct_for_many_tests,
+    detectable_effect,
+    holm,
+    tables,
+)
 from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
 from run_claims import Study, arm_overrides  # noqa: E402
@@ -287,3 +296,54 @@ def test_the_summary_table_says_the_verdict_and_the_interval(tmp_path):
     )
     assert "Welch's t-test" in sections and "- yes: seeds per arm: 5" in sections
     assert MODES["full"]["seeds"] >= 5
+
+
+def test_holms_correction_and_the_detectable_effect():
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == pytest.approx(
+        {"a": 0.03, "c": 0.06, "b": 0.06}
+    )
+    spread_1pt = [0.10, 0.11, 0.12, 0.11, 0.10], [0.12, 0.13, 0.14, 0.13, 0.12]
+    detectable = detectable_effect(TOY, *spread_1pt)
+    assert 0.01 < detectable < 0.03  # (t(0.975, 8) + t(0.8, 8)) · 0.52 points ≈ 1.6 points
+    # five times the seeds: half the detectable effect, about
+    assert detectable_effect(TOY, *(v * 5 for v in spread_1pt)) == pytest.approx(
+        detectable / math.sqrt(5), rel=0.25
+    )
+
+
+def test_many_tests_correct_the_verdicts_and_say_underpowered(tmp_path):
+    """A claim at p = 0.042 on its own is no longer reproduced among three claims
+    (Holm); where the paper's effect is below what the study detects, it says so."""
+    small = Claim("small", TOY.arms, frozenset(), "test_error", "", "", paper_effect=-0.001)
+    write_arms(
+        tmp_path / "weak",
+        {"a": [0.10, 0.12, 0.11, 0.13, 0.10], "b": [0.12, 0.14, 0.13, 0.14, 0.12]},
+    )
+    write_arms(
+        tmp_path / "same",
+        {"a": [0.10, 0.12, 0.11, 0.13, 0.10], "b": [0.11, 0.10, 0.12, 0.11, 0.13]},
+    )
+    results = {name: aggregate(name, small, tmp_path / name, tmp_path) for name in ("weak", "same")}
+    assert results["weak"]["verdict"] == "reproduced"  # p = 0.042 alone
+    assert results["same"]["verdict"].startswith("no difference detected (underpowered:")
+    claims = {"weak": small, "same": small, "other": small}
+    results["other"] = {**results["same"]}
+    correct_for_many_tests(results, claims)
+    assert results["weak"]["comparison"]["p_holm"] > 0.05
+    assert results["weak"]["verdict"].startswith("no difference detected")
+
+
+@pytest.mark.slow
+def test_training_stops_at_the_third_lowered_learning_rate(tmp_path):
+    """The paper's endpoint, on a schedule that lowers the rate after epochs 1, 2 and 3:
+    three epochs trained of the ten allowed."""
+    result = run_script(
+        "train.py", "scheduler=step", "scheduler.milestones=[1,2,3]",
+        "callbacks=[default,stop_after_rate_drops]", "trainer.max_epochs=10",
+        "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1", "logger=csv",
+        "hydra.run.dir=run", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(tmp_path / "run" / "csv" / "metrics.csv") as f:
+        validated = [row for row in csv.DictReader(f) if row.get("val/acc")]
+    assert len(validated) == 3

@@ -10,7 +10,9 @@ from alexnet.errors import UserError
 class StopAfterRateDrops(L.Callback):
     """Stops training once the learning rate has been lowered ``drops`` times (by any
     scheduler; with ``scheduler=plateau``, each time the validation error stopped
-    improving): the run trains at the rate and at each lowered one but the last. A run that
+    improving): the run trains at the rate and at each lowered one but the last. (The
+    rate is lowered after the epoch-end hooks, so the stop comes at the next epoch's
+    start: Lightning counts that epoch, which trains nothing, in ``current_epoch``.) A run that
     reaches ``trainer.max_epochs`` first has not reached this endpoint: its learning-rate
     curve (``lr-<optimizer>``) shows fewer drops.
 
