@@ -17,6 +17,7 @@ device, longer schedules, one run at a time.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -48,6 +49,7 @@ class Study:
 
     def run(self, command: list[str], log: Path) -> None:
         started = time.perf_counter()
+        log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as output:
             done = subprocess.run(
                 command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=self.env
@@ -67,26 +69,41 @@ class Study:
             own = own if self.mode == "full" else ("trainer.max_epochs=2",)
         return [f"experiment=claim_{name}", *data, *own]
 
-    def train(self, name: str, claim: Claim, arm: str, overrides: list[str], seeds: str) -> Path:
-        sweep = self.out / name / arm
-        command = [sys.executable, "train.py", "-m", *overrides, f"seed={seeds}"]
-        log = self.out / f"{name}.{arm.replace('/', '.')}.log"
-        self.run([*command, f"hydra.sweep.dir={sweep}"], log)
-        return sweep
+    def train(
+        self, name: str, claim: Claim, arm: str, overrides: list[str], seeds: list[int]
+    ) -> Path:
+        """Each seed's run, in ``<out>/<claim>/<arm>/<seed>/``: a finished one (its
+        results.json written) is kept, one stopped part-way continues from its last
+        checkpoint (``resume=``), so that running the study again goes on where it
+        stopped."""
+        folder = self.out / name / arm
+        for seed in seeds:
+            run = folder / str(seed)
+            log = self.out / "logs" / f"{name}.{arm.replace('/', '.')}.{seed}.log"
+            if (run / "results.json").is_file():
+                print(f"  done   {log.stem}", flush=True)
+                continue
+            if (run / "checkpoints" / "last.ckpt").is_file():
+                where = [f"resume={run}"]
+            else:
+                shutil.rmtree(run, ignore_errors=True)
+                where = [f"hydra.run.dir={run}"]
+            command = [sys.executable, "train.py", *overrides, f"seed={seed}", *where]
+            self.run(command, log)
+        return folder
 
-    def seeds(self) -> str:
-        return ",".join(str(s) for s in range(1, self.settings["seeds"] + 1))
+    def seeds(self) -> list[int]:
+        return list(range(1, self.settings["seeds"] + 1))
 
 
 def best_rates(study: Study, name: str, claim: Claim) -> dict[str, float]:
     """Each arm's learning rate of ``claim.tune_lr`` that reaches the threshold in the
     fewest steps (on seed 0, a seed the comparison does not use)."""
-    grid = ",".join(str(lr) for lr in claim.tune_lr)
     base = study.overrides(name, claim)
     for arm in claim.arms:
-        study.train(
-            name, claim, f"grid/{arm.name}", [*base, *arm.overrides, f"optimizer.lr={grid}"], "0"
-        )
+        for lr in claim.tune_lr:
+            overrides = [*base, *arm.overrides, f"optimizer.lr={lr}"]
+            study.train(name, claim, f"grid/{arm.name}/lr_{lr}", overrides, [0])
     rates = {}
     for arm, runs in read_arms(claim, study.out / name / "grid").items():
         rates[arm] = float(
@@ -134,11 +151,15 @@ def run_claim(study: Study, name: str) -> None:
             study.train(name, claim, arm.name, overrides, study.seeds())
         return
     trained = study.train(name, claim, "train", study.overrides(name, claim), study.seeds())
-    checkpoints = ",".join(str(p) for p in sorted(trained.glob("*/checkpoints/last.ckpt")))
+    checkpoints = sorted(trained.glob("*/checkpoints/last.ckpt"))
     for arm in claim.arms:
-        evaluate = [sys.executable, "eval.py", "-m", f"ckpt_path={checkpoints}", *arm.overrides]
-        where = f"hydra.sweep.dir={study.out / name / arm.name}"
-        study.run([*evaluate, where], study.out / f"{name}.{arm.name}.log")
+        evaluations = study.out / name / arm.name
+        if len(list(evaluations.glob("*/metrics.json"))) == len(checkpoints):
+            continue  # evaluated before
+        shutil.rmtree(evaluations, ignore_errors=True)
+        evaluate = [sys.executable, "eval.py", "-m", f"ckpt_path={','.join(map(str, checkpoints))}"]
+        where = f"hydra.sweep.dir={evaluations}"
+        study.run([*evaluate, *arm.overrides, where], study.out / "logs" / f"{name}.{arm.name}.log")
 
 
 def tasks(study: Study, names: list[str]) -> list[Callable[[], None]]:
@@ -180,7 +201,8 @@ def main() -> None:
     if "ten_crop" in claims and not (out / "folders" / folder).is_dir():
         make = ROOT / "experiments/benchmarks/out_of_the_box/make_folders.py"
         study.run(
-            [sys.executable, str(make), str(out / "folders"), "--only", folder], out / "folders.log"
+            [sys.executable, str(make), str(out / "folders"), "--only", folder],
+            out / "logs" / "folders.log",
         )
     started = time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:

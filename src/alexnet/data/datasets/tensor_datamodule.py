@@ -79,11 +79,13 @@ class TensorImagesDataModule(ClassificationDataModule):
         self, labels: list[int], size: int, keep: int | None = None
     ) -> tuple[list[int], list[int]]:
         """(kept, held): ``size`` positions held out by class, and of the rest at most
-        ``keep`` (a stratified fixed-seed subset)."""
+        ``keep`` (a stratified subset); both drawn with ``split_seed``."""
         fraction = size / len(labels)
         kept, held = stratified_holdout(labels, fraction, self.split_seed, "data.val_size")
         if keep is not None and keep < len(kept):
-            chosen, _ = per_class_holdout([labels[i] for i in kept], 1 - keep / len(kept), 0)
+            chosen, _ = per_class_holdout(
+                [labels[i] for i in kept], 1 - keep / len(kept), self.split_seed
+            )
             kept = [kept[i] for i in chosen]
         return kept, held
 

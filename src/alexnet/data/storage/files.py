@@ -201,9 +201,11 @@ def class_folders(root: Path) -> list[str]:
     return names
 
 
-def files_below(folder: Path) -> list[Path]:
+def files_below(folder: Path) -> list[tuple[Path, str]]:
     """Every file in ``folder`` and its sub-folders, following links (each real folder
-    once, so a link cycle ends), hidden folders left out; sorted."""
+    once, so a link cycle ends), hidden folders left out, with its resolved path (its
+    real folder's, joined, unless the file is itself a link: resolving every path would
+    stat each of its parts, 0.7 s for 17,000 files); sorted."""
     found, seen = [], set()
     for directory, subdirectories, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(directory)
@@ -212,7 +214,10 @@ def files_below(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
-        found += [Path(directory) / name for name in files]
+        for name in files:
+            path = os.path.join(directory, name)
+            resolved = os.path.realpath(path) if os.path.islink(path) else os.path.join(real, name)
+            found.append((Path(path), resolved))
     return sorted(found)
 
 
@@ -245,9 +250,8 @@ def scan_class_folders(
         if not folder.is_dir():
             raise UserError(f"class folder {folder} does not exist")
         images = []
-        for path in files_below(folder):
+        for path, real in files_below(folder):
             kind = kind_of(path)
-            real = os.path.realpath(path)
             if kind is None and once(real, label, homes, seen):
                 images.append(path)
             elif kind is None:
