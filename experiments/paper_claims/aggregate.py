@@ -11,6 +11,7 @@ run_claims.py writes them.
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import statistics
@@ -34,6 +35,7 @@ LRN_ACTING_MIN = 0.10  # the LRN acts: its divisor is off k^β at ≥ 10% of pos
 OVERFIT_MIN = 0.05  # the unregularised arm overfits: test − training error ≥ 5 points
 SHRINK_MAX = 0.80  # decay shrinks the weights: norm ≤ 80% of the undecayed arm's
 CHANCE_ERROR = 0.9  # every dataset of the study has ten classes
+DROPS = 3  # the paper's endpoint: training stops the third time the rate is lowered
 
 
 # ---- one run's numbers ----------------------------------------------------------------
@@ -64,6 +66,17 @@ def weight_norm(run: Run) -> float:
         t for k, t in checkpoint["state_dict"].items() if k.endswith("weight") and t.ndim > 1
     ]
     return float(torch.sqrt(sum((w.double() ** 2).sum() for w in weights)))
+
+
+def epochs(run: Run) -> float:
+    """Epochs validated: to the endpoint, or to the cap."""
+    return float(len(run.curves.get("val/acc", [])))
+
+
+def rate_drops(run: Run) -> int:
+    """How many times the run's learning rate was lowered (its ``lr-*`` curve)."""
+    curve = next((v for k, v in run.curves.items() if k.startswith("lr-")), [])
+    return sum(later < earlier for (_, earlier), (_, later) in itertools.pairwise(curve))
 
 
 def step_accuracies(run: Run) -> list[tuple[int, float]]:
@@ -104,6 +117,7 @@ METRICS: dict[str, tuple[str, Callable]] = {
     "train_error": ("training error (eval mode, fixed subset, same checkpoint)", train_error),
     "overfitting": ("overfitting: test error − training error (eval mode)", overfitting),
     "lrn_acting": ("LRN acting (share of positions, last epoch)", lrn_acting),
+    "epochs": ("epochs to the endpoint", epochs),
     "weight_norm": ("L2 norm of the weights", weight_norm),
     "steps_to_train_error": ("steps to the training error", steps_to),
     "early_train_error": (
@@ -121,7 +135,7 @@ def value(claim: Claim, metric: str, run: Run) -> float:
 def show(metric: str, number: float) -> str:
     if not math.isfinite(number):
         return "never"
-    if metric == "steps_to_train_error":
+    if metric in ("steps_to_train_error", "epochs"):
         return f"{number:.0f}"
     if metric == "weight_norm":
         return f"{number:.2f}"
@@ -207,6 +221,18 @@ def decay_shrinks(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
     )
 
 
+def converged(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
+    """Every run of the pair reached the paper's endpoint: its learning rate lowered
+    DROPS times (else it stopped at the epoch cap: the claim needs a longer budget)."""
+    pair = [run for arm in claim.arms[:2] for run in runs.get(arm.name, [])]
+    short = [run for run in pair if rate_drops(run) < DROPS]
+    cap = max((epochs(run) for run in short), default=0)
+    return not short, (
+        f"every run reached the endpoint (its learning rate lowered {DROPS} times)"
+        + (f": {len(short)} stopped at the cap of {cap:.0f} epochs first" if short else "")
+    )
+
+
 PRECONDITIONS = {
     "left_chance": left_chance,
     "reaches_threshold": reaches_threshold,
@@ -214,6 +240,7 @@ PRECONDITIONS = {
     "lrn_acts": lrn_acts,
     "overfits": overfits,
     "decay_shrinks": decay_shrinks,
+    "converged": converged,
 }
 
 

@@ -46,6 +46,7 @@ class Study:
     def __init__(self, mode: str, out: Path, jobs: int):
         self.mode, self.settings, self.out = mode, MODES[mode], out
         self.env = {**os.environ, "OMP_NUM_THREADS": str(max((os.cpu_count() or 1) // jobs, 1))}
+        self.slots = ThreadPoolExecutor(jobs)  # the runs: ``jobs`` at a time
 
     def run(self, command: list[str], log: Path) -> None:
         started = time.perf_counter()
@@ -72,43 +73,56 @@ class Study:
     def train(
         self, name: str, claim: Claim, arm: str, overrides: list[str], seeds: list[int]
     ) -> Path:
-        """Each seed's run, in ``<out>/<claim>/<arm>/<seed>/``: a finished one (its
-        results.json written) is kept, one stopped part-way continues from its last
-        checkpoint (``resume=``), so that running the study again goes on where it
-        stopped."""
-        folder = self.out / name / arm
-        for seed in seeds:
-            run = folder / str(seed)
-            log = self.out / "logs" / f"{name}.{arm.replace('/', '.')}.{seed}.log"
-            if (run / "results.json").is_file():
-                print(f"  done   {log.stem}", flush=True)
-                continue
-            if (run / "checkpoints" / "last.ckpt").is_file():
-                where = [f"resume={run}"]
-            else:
-                shutil.rmtree(run, ignore_errors=True)
-                where = [f"hydra.run.dir={run}"]
-            command = [sys.executable, "train.py", *overrides, f"seed={seed}", *where]
-            self.run(command, log)
-        return folder
+        """Each seed's run of one arm (:meth:`train_many`); the arm's folder."""
+        self.train_many(name, [(arm, overrides, seeds)])
+        return self.out / name / arm
+
+    def train_many(self, name: str, arms: list[tuple[str, list[str], list[int]]]) -> None:
+        """Each seed's run of each ``(arm, overrides, seeds)``, ``jobs`` at a time, in
+        ``<out>/<claim>/<arm>/<seed>/``: a finished one (its results.json written) is
+        kept, one stopped part-way continues from its last checkpoint (``resume=``), so
+        that running the study again goes on where it stopped."""
+        runs = [(arm, overrides, seed) for arm, overrides, seeds in arms for seed in seeds]
+        for started in [self.slots.submit(self.train_one, name, *run) for run in runs]:
+            started.result()
+
+    def train_one(self, name: str, arm: str, overrides: list[str], seed: int) -> None:
+        run = self.out / name / arm / str(seed)
+        log = self.out / "logs" / f"{name}.{arm.replace('/', '.')}.{seed}.log"
+        if (run / "results.json").is_file():
+            print(f"  done   {log.stem}", flush=True)
+            return
+        if (run / "checkpoints" / "last.ckpt").is_file():
+            where = [f"resume={run}"]
+        else:
+            shutil.rmtree(run, ignore_errors=True)
+            where = [f"hydra.run.dir={run}"]
+        self.run([sys.executable, "train.py", *overrides, f"seed={seed}", *where], log)
 
     def seeds(self) -> list[int]:
         return list(range(1, self.settings["seeds"] + 1))
 
 
 def best_rates(study: Study, name: str, claim: Claim) -> dict[str, float]:
-    """Each arm's learning rate of ``claim.tune_lr`` that reaches the threshold in the
-    fewest steps (on seed 0, a seed the comparison does not use)."""
+    """Each arm's learning rate of ``claim.tune_lr``: the one that reaches the threshold
+    in the fewest steps (a speed claim) or ends with the lowest validation error (on
+    seed 0, whose initialisation and training subset the comparison does not use)."""
     base = study.overrides(name, claim)
-    for arm in claim.arms:
-        for lr in claim.tune_lr:
-            overrides = [*base, *arm.overrides, f"optimizer.lr={lr}"]
-            study.train(name, claim, f"grid/{arm.name}/lr_{lr}", overrides, [0])
+    grid = [
+        (f"grid/{arm.name}/lr_{lr}", [*base, *arm.overrides, f"optimizer.lr={lr}"], [0])
+        for arm in claim.arms
+        for lr in claim.tune_lr
+    ]
+    study.train_many(name, grid)
+
+    def cost(run) -> float:  # speed claims: steps to the threshold; else the last val error
+        if claim.threshold is not None:
+            return steps_to(run, claim.threshold)
+        return 1 - run.curves["val/acc"][-1][1]
+
     rates = {}
     for arm, runs in read_arms(claim, study.out / name / "grid").items():
-        rates[arm] = float(
-            min(runs, key=lambda r: steps_to(r, claim.threshold)).overrides["optimizer.lr"]
-        )
+        rates[arm] = float(min(runs, key=cost).overrides["optimizer.lr"])
     print(f"  {name}: learning rates {rates}", flush=True)
     return rates
 
@@ -147,8 +161,8 @@ def run_claim(study: Study, name: str) -> None:
     arms = arm_overrides(study, name, claim, rates)
     checked(study, name, claim, arms)
     if not claim.paired:
-        for arm, overrides in zip(claim.arms, arms, strict=True):
-            study.train(name, claim, arm.name, overrides, study.seeds())
+        seeds = study.seeds()
+        study.train_many(name, [(a.name, o, seeds) for a, o in zip(claim.arms, arms, strict=True)])
         return
     trained = study.train(name, claim, "train", study.overrides(name, claim), study.seeds())
     checkpoints = sorted(trained.glob("*/checkpoints/last.ckpt"))
@@ -205,8 +219,9 @@ def main() -> None:
             out / "logs" / "folders.log",
         )
     started = time.perf_counter()
-    with ThreadPoolExecutor(jobs) as pool:
-        for finished in pool.map(lambda task: task(), tasks(study, claims)):
+    work = tasks(study, claims)
+    with ThreadPoolExecutor(len(work)) as pool:  # they wait for study.slots' runs
+        for finished in pool.map(lambda task: task(), work):
             del finished
     print(f"study: {time.perf_counter() - started:.0f} s, results in {out}", flush=True)
     aggregate_main([str(out), "--out", str(out / "report")])
