@@ -222,6 +222,9 @@ def finish_loggers(loggers: list[Logger], exit_code: int = 0) -> None:
     marked with its exit code) and say how to upload an offline one."""
     if not any(isinstance(logger, WandbLogger) for logger in loggers):
         return
+    for logger in loggers:  # a run that stopped before its first step: its W&B run too
+        if isinstance(logger, BackgroundWandbLogger) and rank_zero_only.rank == 0:
+            logger.started_run()
     import wandb  # only when the W&B logger is on: it is slow to import
 
     run = wandb.run
