@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alexnet.startup import TRAINING_PHASES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Heavy packages the default run (`python train.py`) does not use, and what does.
@@ -33,19 +35,7 @@ HEAVY_UNUSED = {
 }
 
 #: The phases the start-up writes to the log, in order.
-PHASES = [
-    "imports",
-    "composing the config",
-    "checking the options",
-    "data set-up",
-    "model",
-    "callbacks and trainer",
-    "loggers",
-    "fit set-up",
-    "sanity validation",
-    "first batch",
-    "first step",
-]
+PHASES = list(TRAINING_PHASES)
 
 
 def test_the_default_run_imports_nothing_heavy_it_does_not_use_and_logs_its_phases(tmp_path):

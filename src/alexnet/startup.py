@@ -28,6 +28,22 @@ def _process_started() -> float:
         return time.monotonic()
 
 
+#: A training run's phases, in the order they end (a run without sanity validation
+#: has no such line).
+TRAINING_PHASES = (
+    "imports",
+    "composing the config",
+    "checking the options",
+    "data set-up",
+    "model",
+    "callbacks and trainer",
+    "loggers",
+    "fit set-up",
+    "sanity validation",
+    "first batch",
+    "first step",
+)
+
 STARTED = _process_started()
 #: (phase, seconds since the process started at its end), in the order they ended.
 PHASES: list[tuple[str, float]] = []

@@ -30,6 +30,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from alexnet.startup import TRAINING_PHASES
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 ONE_STEP = [
@@ -39,19 +41,7 @@ ONE_STEP = [
     "test=false",
 ]
 #: The phases of the table, in order; "—" where a side has no such phase.
-PHASES = [
-    "imports",
-    "composing the config",
-    "checking the options",
-    "data set-up",
-    "model",
-    "callbacks and trainer",
-    "loggers",
-    "fit set-up",
-    "sanity validation",
-    "first batch",
-    "first step",
-]
+PHASES = list(TRAINING_PHASES)
 PHASE_LINE = re.compile(r"start-up: (.+) [\d.]+ s \(([\d.]+) s\)")
 
 
