@@ -30,7 +30,7 @@ from aggregate import (  # noqa: E402
 )
 from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
-from run_claims import Study, arm_overrides  # noqa: E402
+from run_claims import Study, arm_overrides, rate_beyond  # noqa: E402
 
 
 def test_the_small_cifar_network_is_cuda_convnets_layout():
@@ -47,10 +47,16 @@ def test_the_small_cifar_network_is_cuda_convnets_layout():
     assert net.classifier.in_features == 64 * 4 * 4
 
 
+@pytest.mark.parametrize("pools", ["max", "avg"])
 @pytest.mark.parametrize("kernel", [2, 3])
-def test_overlapping_and_plain_pooling_give_the_same_sizes(kernel):
-    net = create_model("cifar_convnet", num_classes=10, pool_kernel=kernel)
+def test_overlapping_and_plain_pooling_give_the_same_sizes(kernel, pools):
+    """Every pool of the pooling claim's nets (max, and the average control) is 3/2 or
+    2/2, and all give the same sizes."""
+    net = create_model("cifar_convnet", num_classes=10, pool_kernel=kernel, pools=pools)
     assert net.features(torch.randn(2, 3, 32, 32)).shape == (2, 64, 4, 4)
+    kind = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[pools]
+    found = [m for m in net.features if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
+    assert [(type(m), m.kernel_size) for m in found] == [(kind, kernel)] * 3
 
 
 @pytest.mark.parametrize("name", ["alexnet", "alexnet_mini"])
@@ -291,11 +297,72 @@ def test_the_summary_table_says_the_verdict_and_the_interval(tmp_path):
         sections, summary = tables({"toy": aggregate("toy", TOY, tmp_path / "toy", tmp_path)})
     finally:
         del CLAIMS["toy"]
-    assert (
-        "| A toy claim | nothing | test error: -10.0 [" in summary and "| reproduced |" in summary
-    )
+    assert "| A toy claim | nothing | fixed epochs | shared | – | test error: -10.0 [" in summary
+    assert "| reproduced |" in summary
     assert "Welch's t-test" in sections and "- yes: seeds per arm: 5" in sections
     assert MODES["full"]["seeds"] >= 5
+
+
+def test_each_claims_row_says_its_endpoint_rates_and_control_or_why_not_tested(tmp_path):
+    """A claim on the protocol: its endpoint, the rates the grid chose (and an edge), its
+    control, its faithfulness table; a claim the study does not run: its budget."""
+    toy = Claim(
+        "A converged claim",
+        TOY.arms,
+        frozenset(),
+        "test_error",
+        paper="nothing",
+        differs="",
+        preconditions=("left_chance", "converged"),
+        control="a control arm",
+        setting=(("network", "AlexNet", "a small one"),),
+    )
+    write_arms(tmp_path / "toy", {"a": [0.10, 0.11, 0.12, 0.10, 0.11], "b": [0.2] * 5})
+    rates = {
+        "grid": {"a": [0.01, 0.03], "b": [0.003, 0.01, 0.03]},
+        "chosen": {"a": 0.01, "b": 0.03},
+    }
+    (tmp_path / "toy" / "learning_rates.json").write_text(json.dumps({**rates, "at_edge": ["a"]}))
+    result = aggregate("toy", toy, tmp_path / "toy", tmp_path)
+    not_run = {"not_run": True, "comparison": None, "verdict": "not tested: a day"}
+    CLAIMS.update(toy=toy, later=TOY)
+    try:
+        sections, summary = tables({"toy": result, "later": not_run})
+    finally:
+        del CLAIMS["toy"], CLAIMS["later"]
+    assert (
+        "| A converged claim | nothing | third rate drop | each arm's own | a control arm |"
+        in summary
+    )
+    assert "of {0.003, 0.01, 0.03} on seed 0: a 0.01, b 0.03; at the grid's edge: a" in sections
+    assert "| network | AlexNet | a small one |" in sections
+    assert "| A toy claim | nothing | – | – | – | – | – | – | not tested: a day |" in summary
+
+
+def test_a_speed_claims_thresholds_are_set_from_the_data(tmp_path):
+    """Chance (90%) to the worse arm's converged training error (here 50%): a quarter,
+    half and three quarters of the way are 80%, 70% and 60%; the verdict at 70%."""
+    speed = Claim(
+        "A speed claim",
+        TOY.arms,
+        frozenset(),
+        "steps_to_train_error",
+        paper="nothing",
+        differs="",
+        preconditions=("reaches_threshold",),
+        log_scale=True,
+        fractions=(0.25, 0.5, 0.75),
+    )
+    fast = [0.1] * 20 + [0.5] * 40 + [0.9] * 40  # trailing mean: ends at 10% error
+    slow = [0.1] * 40 + [0.5] * 80 + [0.5] * 80  # ends at 50% error
+    for seed in range(1, 6):
+        write_run(tmp_path / "a" / str(seed), seed, 0.9, steps=fast)
+        write_run(tmp_path / "b" / str(seed), seed, 0.9, steps=slow)
+    result = aggregate("speed", speed, tmp_path, tmp_path)
+    assert result["thresholds"]["errors"] == pytest.approx([0.8, 0.7, 0.6])
+    assert result["threshold"] == pytest.approx(0.7)
+    steps = result["thresholds"]["steps"]
+    assert steps["paper's"][1] < steps["other"][1] < math.inf
 
 
 def test_holms_correction_and_the_detectable_effect():
@@ -347,3 +414,9 @@ def test_training_stops_at_the_third_lowered_learning_rate(tmp_path):
     with open(tmp_path / "run" / "csv" / "metrics.csv") as f:
         validated = [row for row in csv.DictReader(f) if row.get("val/acc")]
     assert len(validated) == 3
+
+
+def test_a_best_rate_at_the_grids_edge_extends_the_grid_that_way():
+    grid = [0.001, 0.003, 0.01, 0.03, 0.1]
+    assert rate_beyond(grid, 0.1) == 0.3 and rate_beyond(grid, 0.001) == 0.0003
+    assert rate_beyond(grid, 0.01) is None

@@ -11,6 +11,7 @@ run_claims.py writes them.
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -366,8 +367,36 @@ def read_arms(claim: Claim, sweep: Path) -> dict[str, list[Run]]:
     }
 
 
+def thresholds(claim: Claim, runs: dict[str, list[Run]]) -> list[float]:
+    """A speed claim's training errors to reach: ``claim.fractions`` of the way from
+    chance to the worse arm's converged training error (its runs' mean last trailing
+    error)."""
+    finals = [
+        statistics.fmean(step_errors(run)[-1][1] for run in runs[arm.name])
+        for arm in claim.arms[:2]
+        if runs.get(arm.name) and all(step_errors(run) for run in runs[arm.name])
+    ]
+    worse = max(finals, default=CHANCE_ERROR)
+    return [CHANCE_ERROR - f * (CHANCE_ERROR - worse) for f in claim.fractions]
+
+
+def steps_at_thresholds(claim: Claim, runs: dict[str, list[Run]], errors: list[float]) -> dict:
+    """Each arm's mean steps (over seeds that reach it) to each error of ``errors``."""
+    table = {}
+    for arm in claim.arms:
+        group = runs.get(arm.name, [])
+        reached = [[steps_to(run, e) for run in group] for e in errors]
+        table[arm.label] = [
+            statistics.fmean(s) if all(map(math.isfinite, s)) and s else math.inf for s in reached
+        ]
+    return table
+
+
 def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
     runs = read_arms(claim, sweep)
+    errors = thresholds(claim, runs) if claim.fractions else []
+    if errors:  # the verdict at the middle threshold
+        claim = dataclasses.replace(claim, threshold=errors[len(errors) // 2])
     metrics = (claim.metric, *claim.also)
     arms = {
         arm.label: {
@@ -383,7 +412,7 @@ def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
     comparison = compare(claim, *pair) if comparable else None
     if comparison:
         comparison["detectable"] = detectable_effect(claim, *pair)
-    factor_file = sweep / "factor.json"
+    factor_file, rates_file = sweep / "factor.json", sweep / "learning_rates.json"
     result = {
         "claim": claim.title,
         "metric": claim.metric,
@@ -391,6 +420,8 @@ def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
         "paper": claim.paper,
         "differs": claim.differs,
         "factor": json.loads(factor_file.read_text()) if factor_file.is_file() else None,
+        "learning_rates": json.loads(rates_file.read_text()) if rates_file.is_file() else None,
+        "thresholds": {"errors": errors, "steps": steps_at_thresholds(claim, runs, errors)},
         "arms": arms,
         "comparison": comparison,
         "preconditions": [{"ok": ok, "text": text} for ok, text in checks],
@@ -506,10 +537,56 @@ def describe(claim: Claim) -> str:
     return f"{description} {claim.threshold:.0%}" if claim.threshold is not None else description
 
 
+def endpoint_text(claim: Claim) -> str:
+    if "converged" in claim.preconditions:
+        return "the paper's schedule, the rate ÷10 when validation stalls, stopped at drop " + (
+            f"{DROPS} (the config's trainer.max_epochs is a cap)"
+        )
+    return "a fixed number of epochs (the claim's config)"
+
+
+def rates_text(result: dict) -> str:
+    """The learning-rate rule and what it chose."""
+    rates = result.get("learning_rates")
+    if not rates:
+        return "one for all arms (the claim's config)"
+    chosen = ", ".join(f"{arm} {rate:g}" for arm, rate in rates["chosen"].items())
+    grid = sorted({lr for grid in rates["grid"].values() for lr in grid})
+    edge = f"; at the grid's edge: {', '.join(rates['at_edge'])}" if rates["at_edge"] else ""
+    return f"each arm's own, of {{{', '.join(f'{lr:g}' for lr in grid)}}} on seed 0: {chosen}{edge}"
+
+
+def thresholds_lines(claim: Claim, result: dict) -> list[str]:
+    """A speed claim's table of steps to each threshold set from the data."""
+    errors, steps = result["thresholds"]["errors"], result["thresholds"]["steps"]
+    if not errors:
+        return []
+    header = [f"{f:.0%} of the way: {e:.1%}" for f, e in zip(claim.fractions, errors, strict=True)]
+    lines = ["", "Steps to the training errors set from the data (mean over seeds):", ""]
+    lines += ["| arm | " + " | ".join(header) + " |", "|" + " --- |" * (len(header) + 1)]
+    for label, counts in steps.items():
+        shown = (show("steps_to_train_error", count) for count in counts)
+        lines.append(f"| {label} | " + " | ".join(shown) + " |")
+    return lines
+
+
+def faithfulness_lines(claim: Claim) -> list[str]:
+    if not claim.setting:
+        return []
+    lines = ["", "| | the paper | here |", "| --- | --- | --- |"]
+    return lines + [f"| {aspect} | {paper} | {ours} |" for aspect, paper, ours in claim.setting]
+
+
 def claim_section(name: str, claim: Claim, result: dict) -> list[str]:
     metrics = [claim.metric, *claim.also]
     lines = [f"### {claim.title}", "", f"Paper: {claim.paper}.", ""]
-    lines += [f"Here: {claim.differs}.", "", f"Metric: {describe(claim)}."]
+    if result.get("not_run"):
+        return [*lines, f"**Not tested**: {claim.not_tested}.", ""]
+    lines += [f"Here: {claim.differs}.", *faithfulness_lines(claim), ""]
+    lines += [f"Endpoint: {endpoint_text(claim)}. Learning rates: {rates_text(result)}."]
+    if claim.control:
+        lines += ["", f"Control: {claim.control}."]
+    lines += ["", f"Metric: {describe(claim)}."]
     factor = result["factor"]
     if factor:
         pair, every = (
@@ -530,6 +607,7 @@ def claim_section(name: str, claim: Claim, result: dict) -> list[str]:
             cell = f"{show(m, statistics.fmean(v))} ± {show(m, spread)}" if v else "never"
             cells.append(cell + (f" ({missing} never)" if missing and v else ""))
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(values[claim.metric])} |")
+    lines += thresholds_lines(claim, result)
     lines += ["", f"Effect: {effect_text(claim, result)}.", "", "Preconditions:", ""]
     lines += [f"- {'yes' if p['ok'] else '**no**'}: {p['text']}" for p in result["preconditions"]]
     lines += ["", f"Verdict: **{result['verdict']}**.", "", f"![{name}]({name}.png)", ""]
@@ -537,6 +615,8 @@ def claim_section(name: str, claim: Claim, result: dict) -> list[str]:
 
 
 def summary_row(claim: Claim, result: dict) -> str:
+    if result.get("not_run"):
+        return f"| {claim.title} | {claim.paper} | – | – | – | – | – | – | {result['verdict']} |"
     c = result["comparison"]
     effect = "–"
     if c is not None:
@@ -548,8 +628,11 @@ def summary_row(claim: Claim, result: dict) -> str:
     measured = f"{describe(claim)}: {effect}"
     power = show_effect(claim, c["detectable"]) if c and "detectable" in c else "–"
     p_holm = f"{c['p_holm']:.3g}" if c and "p_holm" in c else "–"
+    endpoint = "third rate drop" if "converged" in claim.preconditions else "fixed epochs"
+    rates = "each arm's own" if result.get("learning_rates") else "shared"
     return (
-        f"| {claim.title} | {claim.paper} | {measured} | {power} | {p_holm} | {result['verdict']} |"
+        f"| {claim.title} | {claim.paper} | {endpoint} | {rates} | {claim.control or '–'} "
+        f"| {measured} | {power} | {p_holm} | {result['verdict']} |"
     )
 
 
@@ -557,13 +640,15 @@ def tables(results: dict[str, dict]) -> tuple[str, str]:
     """(the per-claim sections, the one-line-per-claim summary)."""
     sections: list[str] = []
     rows = [
-        "| claim (section) | paper | here: effect, 95% CI (paper's arm vs the other) "
+        "| claim (section) | paper | endpoint | learning rate | control "
+        "| here: effect, 95% CI (paper's arm vs the other) "
         f"| detectable at {POWER:.0%} power | p (Holm) | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, result in results.items():
-        sections += claim_section(name, CLAIMS[name], result)
-        rows.append(summary_row(CLAIMS[name], result))
+        claim = dataclasses.replace(CLAIMS[name], threshold=result.get("threshold"))
+        sections += claim_section(name, claim, result)
+        rows.append(summary_row(claim, result))
     return "\n".join(sections), "\n".join(rows) + "\n"
 
 
@@ -576,8 +661,10 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     results = {
         name: aggregate(name, claim, args.results / name, out)
-        for name, claim in CLAIMS.items()
         if (args.results / name).is_dir()
+        else {"not_run": True, "comparison": None, "verdict": f"not tested: {claim.not_tested}"}
+        for name, claim in CLAIMS.items()
+        if (args.results / name).is_dir() or claim.not_tested
     }
     correct_for_many_tests(results)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))

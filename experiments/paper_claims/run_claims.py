@@ -30,13 +30,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+from aggregate import early_train_error, read_arms  # noqa: E402
 from aggregate import main as aggregate_main  # noqa: E402
-from aggregate import read_arms, steps_to  # noqa: E402
 from claims import CLAIMS, MODES, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
 
 HYDRA_LOCK = threading.Lock()  # Hydra's compose API is global state: one thread at a time
 #: The claims whose arms take longest (full mode), started first to balance the workers.
+EXTENSIONS = 2  # how many times an arm's rate grid may grow past its edge
 LONGEST = ["bias_init", "dropout", "two_columns", "lrn", "weight_decay", "overlapping_pool"]
 
 
@@ -98,33 +99,79 @@ class Study:
             shutil.rmtree(run, ignore_errors=True)
             where = [f"hydra.run.dir={run}"]
         self.run([sys.executable, "train.py", *overrides, f"seed={seed}", *where], log)
+        keep_tested_checkpoint(run)
 
     def seeds(self) -> list[int]:
         return list(range(1, self.settings["seeds"] + 1))
 
 
-def best_rates(study: Study, name: str, claim: Claim) -> dict[str, float]:
-    """Each arm's learning rate of ``claim.tune_lr``: the one that reaches the threshold
-    in the fewest steps (a speed claim) or ends with the lowest validation error (on
-    seed 0, whose initialisation and training subset the comparison does not use)."""
-    base = study.overrides(name, claim)
-    grid = [
-        (f"grid/{arm.name}/lr_{lr}", [*base, *arm.overrides, f"optimizer.lr={lr}"], [0])
-        for arm in claim.arms
-        for lr in claim.tune_lr
-    ]
-    study.train_many(name, grid)
+def keep_tested_checkpoint(run: Path) -> None:
+    """Remove a finished run's checkpoints but the one it tested (results.json's
+    ``best_checkpoint``, which the weight-norm metric and the paired evaluations read):
+    an AlexNet run's are 683 MB each."""
+    tested = Path(json.loads((run / "results.json").read_text())["best_checkpoint"])
+    for checkpoint in (run / "checkpoints").glob("*.ckpt"):
+        if checkpoint.resolve() != tested.resolve():
+            checkpoint.unlink()
 
-    def cost(run) -> float:  # speed claims: steps to the threshold; else the last val error
-        if claim.threshold is not None:
-            return steps_to(run, claim.threshold)
+
+def tested_checkpoints(runs: Path) -> list[Path]:
+    """The checkpoint each finished run below ``runs`` tested, by seed."""
+    return [
+        Path(json.loads(results.read_text())["best_checkpoint"])
+        for results in sorted(runs.glob("*/results.json"))
+    ]
+
+
+def best_rates(study: Study, name: str, claim: Claim) -> dict[str, float]:
+    """Each arm's learning rate: the best of ``claim.tune_lr`` on seed 0 (whose
+    initialisation and training subset the comparison does not use) by the mean training
+    error of the whole run (a speed claim) or the validation error at the endpoint. A
+    best rate at the grid's edge extends the arm's grid that way, up to EXTENSIONS
+    times. The grids and the choice go to ``<claim>/learning_rates.json``."""
+    base, folder = study.overrides(name, claim), study.out / name / "grid"
+    grids = {arm.name: sorted(claim.tune_lr) for arm in claim.arms}
+    own = {arm.name: arm.overrides for arm in claim.arms}
+
+    def cost(run) -> float:
+        if claim.fractions:
+            return early_train_error(run)
         return 1 - run.curves["val/acc"][-1][1]
 
-    rates = {}
-    for arm, runs in read_arms(claim, study.out / name / "grid").items():
-        rates[arm] = float(min(runs, key=cost).overrides["optimizer.lr"])
-    print(f"  {name}: learning rates {rates}", flush=True)
+    for _ in range(EXTENSIONS + 1):
+        study.train_many(
+            name,
+            [
+                (f"grid/{arm}/lr_{lr}", [*base, *own[arm], f"optimizer.lr={lr}"], [0])
+                for arm, grid in grids.items()
+                for lr in grid
+            ],
+        )
+        rates = {
+            arm: float(min(runs, key=cost).overrides["optimizer.lr"])
+            for arm, runs in read_arms(claim, folder).items()
+        }
+        beyond = {arm: rate_beyond(grids[arm], rate) for arm, rate in rates.items()}
+        if not any(beyond.values()):
+            break
+        for arm, rate in beyond.items():
+            if rate:
+                grids[arm] = sorted([*grids[arm], rate])
+    at_edge = sorted(arm for arm, rate in beyond.items() if rate)
+    chosen = {"grid": grids, "chosen": rates, "at_edge": at_edge}
+    (study.out / name / "learning_rates.json").write_text(json.dumps(chosen, indent=1))
+    print(f"  {name}: learning rates {rates}" + (f" (at the edge: {at_edge})" * bool(at_edge)))
     return rates
+
+
+def rate_beyond(grid: list[float], best: float) -> float | None:
+    """The next rate past the grid's edge where ``best`` is at it (the grid's own step,
+    one significant digit: 0.001 -> 0.0003, 0.1 -> 0.3), else None."""
+    if best == grid[0]:
+        return float(f"{grid[0] * grid[0] / grid[1]:.0e}")
+    if best == grid[-1]:
+        return float(f"{grid[-1] * grid[-1] / grid[-2]:.0e}")
+    return None
 
 
 def arm_overrides(study: Study, name: str, claim: Claim, rates: dict) -> list[list[str]]:
@@ -165,7 +212,7 @@ def run_claim(study: Study, name: str) -> None:
         study.train_many(name, [(a.name, o, seeds) for a, o in zip(claim.arms, arms, strict=True)])
         return
     trained = study.train(name, claim, "train", study.overrides(name, claim), study.seeds())
-    checkpoints = sorted(trained.glob("*/checkpoints/last.ckpt"))
+    checkpoints = tested_checkpoints(trained)
     for arm in claim.arms:
         evaluations = study.out / name / arm.name
         if len(list(evaluations.glob("*/metrics.json"))) == len(checkpoints):
@@ -182,6 +229,9 @@ def tasks(study: Study, names: list[str]) -> list[Callable[[], None]]:
     whole, per_arm = [], []
     for name in names:
         claim = CLAIMS[name]
+        if claim.not_tested and study.mode == "full":
+            print(f"  {name}: not tested: {claim.not_tested}", flush=True)
+            continue
         if claim.paired or claim.tune_lr:
             whole.append(partial(run_claim, study, name))
             continue

@@ -32,6 +32,10 @@ from alexnet.models.layers import response_norm
 from alexnet.models.registry import ModelInfo, register_model
 
 
+#: Each ``pools`` choice's three pools, in order.
+POOLS = {"layers18pct": ("max", "avg", "avg"), "max": ("max",) * 3, "avg": ("avg",) * 3}
+
+
 class CifarConvNet(nn.Module):
     """Args:
     num_classes, in_channels, input_size: as every registered model.
@@ -39,6 +43,8 @@ class CifarConvNet(nn.Module):
     norm: ``lrn`` (the paper's, after the pools of conv1 and conv2), ``lrn_within_map``
         (cuda-convnet's, in the same places), ``bn`` (after every conv) or ``none``.
     pool_kernel: 3 (overlapping, stride 2) or 2 (not overlapping).
+    pools: ``layers18pct`` (max, then two average pools, as cuda-convnet's file), ``max``
+        or ``avg`` (all three): the paper's overlapping-pooling claim is about max pools.
     init: ``paper`` (layers-18pct's: weights N(0, 1e-4) in conv1, N(0, 0.01) elsewhere,
         zero biases; for inputs on the paper's 0–255 scale) or ``torch`` (PyTorch's).
     lrn_size, lrn_alpha, lrn_beta, lrn_k: the paper's n, α (per sum), β, k.
@@ -52,6 +58,7 @@ class CifarConvNet(nn.Module):
         activation: str = "relu",
         norm: str = "lrn",
         pool_kernel: int = 3,
+        pools: str = "layers18pct",
         init: str = "torch",
         lrn_size: int = 5,
         lrn_alpha: float = 1e-4,
@@ -62,16 +69,19 @@ class CifarConvNet(nn.Module):
         act = ACTIVATIONS[_choice("activation", activation, ACTIVATIONS)]
         _choice("norm", norm, NORMS)
         _choice("init", init, ("paper", "torch"))
+        _choice("pools", pools, POOLS)
         if pool_kernel not in (2, 3):
             raise UserError(f"model.pool_kernel={pool_kernel} must be 2 or 3")
         self.in_channels, self.input_size = in_channels, input_size
         pad = pool_kernel - 2  # same output size for 3/2 (padded) and 2/2 pooling
-        pools = [
-            nn.MaxPool2d(pool_kernel, stride=2, padding=pad),
-            *(nn.AvgPool2d(pool_kernel, 2, pad, count_include_pad=False) for _ in range(2)),
+        pool_layers = [
+            nn.MaxPool2d(pool_kernel, stride=2, padding=pad)
+            if kind == "max"
+            else nn.AvgPool2d(pool_kernel, 2, pad, count_include_pad=False)
+            for kind in POOLS[pools]
         ]
         layers, channels = [], in_channels
-        for i, (width, pool) in enumerate(zip((32, 32, 64), pools, strict=True)):
+        for i, (width, pool) in enumerate(zip((32, 32, 64), pool_layers, strict=True)):
             layers.append(nn.Conv2d(channels, width, 5, padding=2))
             if norm == "bn":
                 layers.append(nn.BatchNorm2d(width))
