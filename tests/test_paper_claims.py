@@ -30,7 +30,13 @@ from aggregate import (  # noqa: E402
 )
 from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
-from run_claims import Study, arm_overrides, rate_beyond  # noqa: E402
+from run_claims import (  # noqa: E402
+    Study,
+    arm_overrides,
+    keep_tested_checkpoint,
+    rate_beyond,
+    tested_checkpoints,
+)
 
 
 def test_the_small_cifar_network_is_cuda_convnets_layout():
@@ -420,3 +426,16 @@ def test_a_best_rate_at_the_grids_edge_extends_the_grid_that_way():
     grid = [0.001, 0.003, 0.01, 0.03, 0.1]
     assert rate_beyond(grid, 0.1) == 0.3 and rate_beyond(grid, 0.001) == 0.0003
     assert rate_beyond(grid, 0.01) is None
+
+
+def test_a_finished_run_keeps_only_the_checkpoint_it_tested(tmp_path):
+    run = tmp_path / "1"  # seed 1's run
+    checkpoints = run / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    for name in ("epoch_003.ckpt", "epoch_004.ckpt", "last.ckpt"):
+        (checkpoints / name).write_bytes(b"weights")
+    tested = checkpoints / "epoch_004.ckpt"
+    (run / "results.json").write_text(json.dumps({"best_checkpoint": str(tested)}))
+    keep_tested_checkpoint(run)
+    assert list(checkpoints.iterdir()) == [tested]
+    assert tested_checkpoints(tmp_path) == [tested]
