@@ -439,3 +439,18 @@ def test_a_finished_run_keeps_only_the_checkpoint_it_tested(tmp_path):
     keep_tested_checkpoint(run)
     assert list(checkpoints.iterdir()) == [tested]
     assert tested_checkpoints(tmp_path) == [tested]
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_is_a_result_not_the_end_of_the_study(tmp_path, capsys):
+    """A learning-rate grid reaches rates where training diverges: the run is marked
+    and skipped when the study runs again; the study goes on."""
+    study = Study("quick", tmp_path, jobs=1)
+    diverging = ["data=digits", "trainer.max_epochs=1", "optimizer.lr=1e12", "test=false"]
+    study.train_one("toy", "grid/a/lr_1e12", diverging, seed=1)
+    run = tmp_path / "toy" / "grid" / "a" / "lr_1e12" / "1"
+    assert "training diverged" in (run / "diverged").read_text()
+    assert not (run / "results.json").exists()
+    capsys.readouterr()
+    study.train_one("toy", "grid/a/lr_1e12", diverging, seed=1)  # kept: not run again
+    assert capsys.readouterr().out.strip() == "done   toy.grid.a.lr_1e12.1"

@@ -35,9 +35,12 @@ from aggregate import main as aggregate_main  # noqa: E402
 from claims import CLAIMS, MODES, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
 
+from alexnet.errors import EXIT_DIVERGED  # noqa: E402
+
 HYDRA_LOCK = threading.Lock()  # Hydra's compose API is global state: one thread at a time
-#: The claims whose arms take longest (full mode), started first to balance the workers.
+DIVERGED = "diverged"  # in a run directory: the run diverged (its log's last line)
 EXTENSIONS = 2  # how many times an arm's rate grid may grow past its edge
+#: The claims whose arms take longest (full mode), started first to balance the workers.
 LONGEST = ["bias_init", "dropout", "two_columns", "lrn", "weight_decay", "overlapping_pool"]
 
 
@@ -49,7 +52,9 @@ class Study:
         self.env = {**os.environ, "OMP_NUM_THREADS": str(max((os.cpu_count() or 1) // jobs, 1))}
         self.slots = ThreadPoolExecutor(jobs)  # the runs: ``jobs`` at a time
 
-    def run(self, command: list[str], log: Path) -> None:
+    def run(self, command: list[str], log: Path, may_diverge: bool = False) -> int:
+        """Run ``command`` into ``log``; stop the study if it fails, but for a run that
+        diverged where ``may_diverge`` (its exit status is returned)."""
         started = time.perf_counter()
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as output:
@@ -58,8 +63,9 @@ class Study:
             )
         took = time.perf_counter() - started
         print(f"  {took:5.0f} s  {log.stem}", flush=True)
-        if done.returncode != 0:
+        if done.returncode not in ((0, EXIT_DIVERGED) if may_diverge else (0,)):
             raise SystemExit(f"{log.stem} failed (status {done.returncode}); see {log}")
+        return done.returncode
 
     def overrides(self, name: str, claim: Claim) -> list[str]:
         """The claim's shared overrides in this mode (before its arms')."""
@@ -90,7 +96,7 @@ class Study:
     def train_one(self, name: str, arm: str, overrides: list[str], seed: int) -> None:
         run = self.out / name / arm / str(seed)
         log = self.out / "logs" / f"{name}.{arm.replace('/', '.')}.{seed}.log"
-        if (run / "results.json").is_file():
+        if (run / "results.json").is_file() or (run / DIVERGED).is_file():
             print(f"  done   {log.stem}", flush=True)
             return
         if (run / "checkpoints" / "last.ckpt").is_file():
@@ -98,7 +104,11 @@ class Study:
         else:
             shutil.rmtree(run, ignore_errors=True)
             where = [f"hydra.run.dir={run}"]
-        self.run([sys.executable, "train.py", *overrides, f"seed={seed}", *where], log)
+        command = [sys.executable, "train.py", *overrides, f"seed={seed}", *where]
+        if self.run(command, log, may_diverge=True) == EXIT_DIVERGED:
+            run.mkdir(parents=True, exist_ok=True)
+            (run / DIVERGED).write_text(log.read_text().splitlines()[-1] + "\n")
+            return  # a result: no results.json, the arm has one run fewer (or the rate lost)
         keep_tested_checkpoint(run)
 
     def seeds(self) -> list[int]:
