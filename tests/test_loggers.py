@@ -2,7 +2,10 @@
 continues across processes."""
 
 import csv
+import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 from lightning.pytorch.loggers import CSVLogger
@@ -10,6 +13,7 @@ from omegaconf import OmegaConf
 
 from alexnet.adapters.lightning import ContinuingCSVLogger
 from alexnet.loggers import WandbRunLogger, instantiate_loggers, wandb_has_credentials
+from conftest import ROOT
 from fixtures import read_wandb_log
 
 WANDB_CFG = {
@@ -100,3 +104,43 @@ def test_the_wandb_run_id_is_known_before_the_run_starts_and_is_its_id(tmp_path)
     assert "lr-SGD" in logged
     configs = [item.key for r in records if r.HasField("config") for item in r.config.update]
     assert "optimizer" in configs
+
+
+PARENT_WITH_A_WANDB_SERVICE = """
+import os, signal, subprocess, sys, time
+from pathlib import Path
+import wandb
+
+parent = wandb.init(mode="offline", dir=sys.argv[1])  # its service's token: WANDB_SERVICE
+assert "WANDB_SERVICE" in os.environ
+train, run = sys.argv[2], Path(sys.argv[1]) / "run"
+smaller = ["trainer.max_epochs=2", "fault_tolerance.checkpoint_every_n_steps=2", "test=false"]
+killed = subprocess.Popen([sys.executable, train, *smaller, f"hydra.run.dir={run}"])
+while not (run / "checkpoints" / "last.ckpt").exists():
+    assert killed.poll() is None, "the run ended before its first checkpoint"
+    time.sleep(0.01)
+killed.send_signal(signal.SIGKILL)
+killed.wait()
+resumed = subprocess.run([sys.executable, train, *smaller, f"resume={run}"])
+parent.finish()
+sys.exit(resumed.returncode)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_started_by_a_process_using_wandb_resumes_after_kill_9(tmp_path):
+    """A parent that uses W&B (a notebook, a driver script, pytest) hands its W&B service
+    to the commands it starts (WANDB_SERVICE): a run killed with SIGKILL left its W&B run
+    open in the parent's service, and its resume failed ("run ID ... is in use"). Each
+    run starts a service of its own."""
+    (tmp_path / "parent.py").write_text(PARENT_WITH_A_WANDB_SERVICE)
+    parent = subprocess.run(
+        [sys.executable, tmp_path / "parent.py", str(tmp_path), str(ROOT / "train.py")],
+        cwd=tmp_path,
+        env={**os.environ, "WANDB_MODE": "offline"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert parent.returncode == 0, parent.stderr[-3000:]
+    assert "is in use" not in parent.stderr

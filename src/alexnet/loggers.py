@@ -22,10 +22,7 @@ class WandbRunLogger(WandbLogger):
     """Lightning's WandbLogger, whose W&B run id is chosen when it is made (so that
     ``version`` needs no run), and which names W&B's ``group``, ``tags`` and
     ``job_type`` itself, so that checking them does not import wandb (0.3 s).
-
-    (A run started on a thread after the first training step took W&B's 1 to 1.5 s off
-    the start-up, but a run killed while its W&B run was starting left W&B's service
-    holding the run id, and the resumed run could not start its own: not done.)"""
+"""
 
     def __init__(
         self,
@@ -38,6 +35,14 @@ class WandbRunLogger(WandbLogger):
         if not (kwargs.get("id") or kwargs.get("version")):
             kwargs["id"] = new_run_id()
         super().__init__(group=group, tags=tags, job_type=job_type, **kwargs)
+        # A W&B service of the process that started this command (a notebook, a driver
+        # script: its token in WANDB_SERVICE) would hold this run: killed with SIGKILL,
+        # its W&B run stayed open there and its resume failed ("run ID ... is in use").
+        # The run starts a service of its own (W&B's default for a process of its own).
+        os.environ.pop(WANDB_SERVICE, None)
+
+
+WANDB_SERVICE = "WANDB_SERVICE"  # wandb.env.SERVICE, without importing wandb
 
 
 def new_run_id() -> str:
