@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
 from alexnet.adapters.lightning import ContinuingCSVLogger
-from alexnet.loggers import WandbRunLogger, instantiate_loggers, wandb_has_credentials
+from alexnet.loggers import BackgroundWandbLogger, instantiate_loggers, wandb_has_credentials
 from conftest import ROOT
 from fixtures import read_wandb_log
 
@@ -81,27 +81,31 @@ def test_lightnings_csv_log_still_needs_the_adapter(tmp_path):
         log_in_two_processes(CSVLogger, tmp_path)
 
 
-def test_the_wandb_run_id_is_known_before_the_run_starts_and_is_its_id(tmp_path):
-    """A real offline W&B run: the logger's version (the progress bar's, the
-    checkpoint's) before the run exists is the id the run then has; what is logged
-    reaches it."""
-    logger = WandbRunLogger(project="test", save_dir=str(tmp_path), offline=True)
+def test_the_background_wandb_run_gets_what_was_logged_before_it_started(tmp_path):
+    """A real offline W&B run, started on its thread after the hyperparameters and a
+    metric were logged: both reach it, in order; its id was known before it started."""
+    logger = BackgroundWandbLogger(project="test", save_dir=str(tmp_path), offline=True)
     known_id = logger.version
-    assert logger._experiment is None and len(known_id) == 8
     logger.log_hyperparams({"optimizer": {"lr": 0.01}})
     logger.log_metrics({"lr-SGD": 0.01}, step=0)
-    run = logger.experiment
-    assert run.id == known_id == logger.version
+    assert logger._experiment is None  # nothing started: queued
+    logger.start_in_background()
+    logger.log_metrics({"train/loss_step": 2.3}, step=1)  # while it starts: its turn
+    run = logger.experiment  # the stand-in, or the run
+    assert run.id == known_id
     run.finish()
     (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
     records = read_wandb_log(run_dir)
-    logged = {
-        item.key or "/".join(item.nested_key)
+    logged = [
+        {
+            key
+            for item in r.history.item
+            if not (key := item.key or "/".join(item.nested_key)).startswith("_")
+        }
         for r in records
         if r.HasField("history")
-        for item in r.history.item
-    }
-    assert "lr-SGD" in logged
+    ]
+    assert [keys - {"trainer/global_step"} for keys in logged] == [{"lr-SGD"}, {"train/loss_step"}]
     configs = [item.key for r in records if r.HasField("config") for item in r.config.update]
     assert "optimizer" in configs
 

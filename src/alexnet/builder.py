@@ -25,7 +25,7 @@ from alexnet.data import ClassificationDataModule, dataset_class
 from alexnet.faults.exact_resume import ExactResume
 from alexnet.faults.signals import CheckpointOnSignal
 from alexnet.faults.watchdog import Watchdog
-from alexnet.loggers import WandbRunIdInCheckpoint, instantiate_loggers
+from alexnet.loggers import WandbRunCallback, instantiate_loggers
 from alexnet.models import (
     ModelInfo,
     create_model,
@@ -146,7 +146,7 @@ def build_callbacks(spec: TrainSpec, parts: Parts, loggers: list[Logger]) -> Run
     ``trainer.enable_progress_bar=false`` / ``enable_model_summary=false``: Lightning
     would refuse the pair; the learning-rate monitor without a logger), and those every
     run has: the record in each checkpoint, exact resume, a checkpoint on a signal, the
-    watchdog, the W&B run id in each checkpoint (with W&B), the study's pruning (a
+    watchdog, W&B's start and its run id in each checkpoint (with W&B), the study's pruning (a
     sweep's trial), the start-up's phases in the run's log."""
     chosen = [instantiate(c) for c in (spec.callbacks or {}).values() if c is not None]
     switched_off = [
@@ -165,8 +165,8 @@ def build_callbacks(spec: TrainSpec, parts: Parts, loggers: list[Logger]) -> Run
         ExactResume(),
         CheckpointOnSignal(last, slurm_requeue=faults.slurm_requeue),
         watchdog,
-        StartupPhases(),
-        *([WandbRunIdInCheckpoint()] if any(isinstance(x, WandbLogger) for x in loggers) else []),
+        StartupPhases(),  # (before W&B's start: the first step's end is marked first)
+        *([WandbRunCallback()] if any(isinstance(x, WandbLogger) for x in loggers) else []),
         *([pruning] if pruning else []),
     ]
     return RunCallbacks(

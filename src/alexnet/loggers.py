@@ -6,23 +6,33 @@ import os
 import secrets
 import string
 import subprocess
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from alexnet.adapters.lightning import ContinuingCSVLogger
 from alexnet.console import inform
 
 
-class WandbRunLogger(WandbLogger):
-    """Lightning's WandbLogger, whose W&B run id is chosen when it is made (so that
-    ``version`` needs no run), and which names W&B's ``group``, ``tags`` and
-    ``job_type`` itself, so that checking them does not import wandb (0.3 s).
-"""
+class BackgroundWandbLogger(WandbLogger):
+    """Lightning's WandbLogger, whose W&B run starts on a thread of its own once training
+    is under way (``start_in_background``, called after the first training step by
+    :class:`WandbRunCallback`), not before the first step: importing wandb and starting
+    an offline run take 1 to 1.5 s of CPU on 2 cores. Until the run has started, what is
+    logged waits its turn (on that thread once it runs), ``experiment`` is a stand-in
+    that starts the run and waits for it when first used (Lightning asks for
+    ``experiment`` at set-up without using it); ``version`` is the run's id, chosen
+    here. An error in starting the run is raised where it is used.
+
+    Args (besides WandbLogger's): ``group``, ``tags`` and ``job_type``, W&B's, named
+    here so that checking them does not import wandb."""
 
     def __init__(
         self,
@@ -32,22 +42,95 @@ class WandbRunLogger(WandbLogger):
         job_type: str | None = None,
         **kwargs,
     ):
-        if not (kwargs.get("id") or kwargs.get("version")):
+        if not (kwargs.get("id") or kwargs.get("version")):  # ``version`` knows it unstarted
             kwargs["id"] = new_run_id()
         super().__init__(group=group, tags=tags, job_type=job_type, **kwargs)
-        # A W&B service of the process that started this command (a notebook, a driver
-        # script: its token in WANDB_SERVICE) would hold this run: killed with SIGKILL,
-        # its W&B run stayed open there and its resume failed ("run ID ... is in use").
-        # The run starts a service of its own (W&B's default for a process of its own).
-        os.environ.pop(WANDB_SERVICE, None)
+        self._queued: list | None = []  # logging calls made before the start; None after
+        self._background: ThreadPoolExecutor | None = None  # while the run starts
+        self._start: Future | None = None
+
+    @rank_zero_only
+    def log_hyperparams(self, params) -> None:
+        self._in_turn(super().log_hyperparams, params)
+
+    @rank_zero_only
+    def log_metrics(self, metrics, step: int | None = None) -> None:
+        self._in_turn(super().log_metrics, dict(metrics), step)
+
+    def _in_turn(self, log, *args) -> None:
+        """``log(*args)`` after the calls waiting for the run, or now."""
+        if _on_background_thread():
+            log(*args)
+        elif self._queued is not None:
+            self._queued.append((log, args))
+        elif self._background is not None:
+            self._background.submit(self._if_started, log, args)
+        else:
+            log(*args)
+
+    def _if_started(self, log, args: tuple) -> None:
+        """On the starting thread: ``log(*args)`` unless the run failed to start (which
+        the run's first user hears of; trying to start it again here would only fail
+        again)."""
+        if self._experiment is not None:
+            log(*args)
+
+    def start_in_background(self) -> None:
+        """Start the run on its thread (once), then log what waits for it there."""
+        if self._queued is None:
+            return
+        queued, self._queued = self._queued, None
+        self._background = ThreadPoolExecutor(1, thread_name_prefix=BACKGROUND)
+        self._start = self._background.submit(self._start_run, queued)
+
+    def _start_run(self, queued: list) -> None:
+        super().experiment  # noqa: B018  (Lightning's WandbLogger creates the run here)
+        for log, args in queued:
+            self._if_started(log, args)
+
+    def started_run(self):
+        """The W&B run, started (now, if it was not) and what was logged before it."""
+        if not _on_background_thread():
+            self.start_in_background()
+        if self._background is not None and not _on_background_thread():
+            self._background.shutdown(wait=True)
+            start, self._background, self._start = self._start, None, None
+            start.result()  # raises what starting raised
+        return super().experiment
+
+    @property
+    def experiment(self):
+        starting = self._queued is not None or self._background is not None
+        if starting and not _on_background_thread():
+            return _RunOnceStarted(self)
+        return self.started_run()
+
+    def __getstate__(self) -> dict:  # ddp_spawn pickles loggers: no thread, no queue
+        self.started_run()
+        return super().__getstate__()
 
 
-WANDB_SERVICE = "WANDB_SERVICE"  # wandb.env.SERVICE, without importing wandb
+BACKGROUND = "wandb-start"
 
 
 def new_run_id() -> str:
     """A W&B run id as W&B makes them (8 of a-z0-9), without importing wandb."""
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+
+
+def _on_background_thread() -> bool:
+    return threading.current_thread().name.startswith(BACKGROUND)
+
+
+class _RunOnceStarted:
+    """What ``BackgroundWandbLogger.experiment`` gives until the run has started: the
+    run's attributes, each starting the run and waiting for it first."""
+
+    def __init__(self, logger: BackgroundWandbLogger):
+        self._logger = logger
+
+    def __getattr__(self, name: str):
+        return getattr(self._logger.started_run(), name)
 
 
 def wandb_has_credentials() -> bool:
@@ -118,11 +201,23 @@ def wandb_settings(config: dict, sweep: str | None, resume_id: str | None) -> di
     return settled
 
 
-class WandbRunIdInCheckpoint(Callback):
-    """Saves the W&B run id in every checkpoint, so a resumed run continues that run."""
+class WandbRunCallback(Callback):
+    """Starts the W&B run after the first training step (BackgroundWandbLogger), and
+    saves its id in every checkpoint, once the run has started, so that a resumed run
+    continues that run."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, BackgroundWandbLogger):
+                logger.start_in_background()
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         for logger in trainer.loggers:
+            if isinstance(logger, BackgroundWandbLogger) and rank_zero_only.rank == 0:
+                # No checkpoint names a W&B run still starting: a process killed while
+                # it starts leaves W&B's service holding the run's id, and a resume
+                # from that checkpoint could not continue the run ("run ID is in use").
+                logger.started_run()
             if isinstance(logger, WandbLogger):
                 checkpoint["wandb_run_id"] = logger.version
 
@@ -140,6 +235,9 @@ def finish_loggers(loggers: list[Logger], exit_code: int = 0) -> None:
     marked with its exit code) and say how to upload an offline one."""
     if not any(isinstance(logger, WandbLogger) for logger in loggers):
         return
+    for logger in loggers:  # a run that stopped before its first step: its W&B run too
+        if isinstance(logger, BackgroundWandbLogger) and rank_zero_only.rank == 0:
+            logger.started_run()
     import wandb  # only when the W&B logger is on: it is slow to import
 
     run = wandb.run

@@ -31,7 +31,6 @@ from alexnet.models.alexnet import (
 from alexnet.models.layers import response_norm
 from alexnet.models.registry import ModelInfo, register_model
 
-
 #: Each ``pools`` choice's three pools, in order.
 POOLS = {"layers18pct": ("max", "avg", "avg"), "max": ("max",) * 3, "avg": ("avg",) * 3}
 

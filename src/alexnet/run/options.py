@@ -22,7 +22,7 @@ from alexnet.spec import MODEL_OPTIONS, ModelOptions, TaskSpec
 
 #: Targets whose ``**kwargs`` go on to another function, whose signature checks them.
 KEYWORDS_PASSED_ON = {
-    "alexnet.loggers.WandbRunLogger": "wandb.init",
+    "alexnet.loggers.BackgroundWandbLogger": "wandb.init",
     "lightning.pytorch.strategies.DDPStrategy": "torch.nn.parallel.DistributedDataParallel",
 }
 
