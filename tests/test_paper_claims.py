@@ -33,9 +33,9 @@ from factors import check_factor  # noqa: E402
 from run_claims import (  # noqa: E402
     Study,
     arm_overrides,
+    checkpoints_tested,
     keep_tested_checkpoint,
     rate_beyond,
-    tested_checkpoints,
 )
 
 
@@ -438,7 +438,7 @@ def test_a_finished_run_keeps_only_the_checkpoint_it_tested(tmp_path):
     (run / "results.json").write_text(json.dumps({"best_checkpoint": str(tested)}))
     keep_tested_checkpoint(run)
     assert list(checkpoints.iterdir()) == [tested]
-    assert tested_checkpoints(tmp_path) == [tested]
+    assert checkpoints_tested(tmp_path) == [tested]
 
 
 @pytest.mark.slow

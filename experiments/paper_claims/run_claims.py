@@ -125,7 +125,7 @@ def keep_tested_checkpoint(run: Path) -> None:
             checkpoint.unlink()
 
 
-def tested_checkpoints(runs: Path) -> list[Path]:
+def checkpoints_tested(runs: Path) -> list[Path]:
     """The checkpoint each finished run below ``runs`` tested, by seed."""
     return [
         Path(json.loads(results.read_text())["best_checkpoint"])
@@ -222,7 +222,7 @@ def run_claim(study: Study, name: str) -> None:
         study.train_many(name, [(a.name, o, seeds) for a, o in zip(claim.arms, arms, strict=True)])
         return
     trained = study.train(name, claim, "train", study.overrides(name, claim), study.seeds())
-    checkpoints = tested_checkpoints(trained)
+    checkpoints = checkpoints_tested(trained)
     for arm in claim.arms:
         evaluations = study.out / name / arm.name
         if len(list(evaluations.glob("*/metrics.json"))) == len(checkpoints):
