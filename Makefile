@@ -56,7 +56,7 @@ gpu-check: ## on a GPU machine: every GPU path and benchmark, logs in $$OUT (at 
 	bash experiments/gpu_check/gpu_check.sh
 
 test-all: test ## every test: the fast ones, then the slow real-process ones (DDP, signals, sweeps, PostgreSQL, benchmarks)
-	$(BIN)/python -m pytest -m slow $(ARGS)
+	$(BIN)/python -m pytest -m slow --durations=20 $(ARGS)
 
 bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~30 min on 2 cores)
 	$(BIN)/python experiments/benchmarks/startup/bench_startup.py
