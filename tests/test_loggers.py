@@ -12,7 +12,12 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
 from alexnet.adapters.lightning import ContinuingCSVLogger
-from alexnet.loggers import BackgroundWandbLogger, instantiate_loggers, wandb_has_credentials
+from alexnet.loggers import (
+    BackgroundWandbLogger,
+    instantiate_loggers,
+    wandb_has_credentials,
+    wandb_settings,
+)
 from conftest import ROOT
 from fixtures import read_wandb_log
 
@@ -37,6 +42,16 @@ def test_no_credentials_means_offline(monkeypatch, tmp_path):
     assert not wandb_has_credentials()
     (logger,) = instantiate_loggers(OmegaConf.create(WANDB_CFG))
     assert logger._offline
+
+
+def test_the_next_job_after_an_offline_one_is_offline_too(monkeypatch, tmp_path):
+    """Lightning's logger leaves WANDB_MODE=dryrun behind for an offline run: the next
+    job of a sweep in the same process took it for online, logged its checkpoints as
+    artifacts, and W&B kept a copy of each in ~/.local/share/wandb (never uploaded)."""
+    without_wandb_env(monkeypatch, tmp_path, "machine api.wandb.ai login user password k\n")
+    monkeypatch.setenv("WANDB_MODE", "dryrun")
+    config = {**WANDB_CFG["wandb"], "log_model": True}
+    assert wandb_settings(config, None, None)["log_model"] is False
 
 
 def test_a_wandb_login_keeps_it_online(monkeypatch, tmp_path):

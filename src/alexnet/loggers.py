@@ -187,7 +187,9 @@ def instantiate_loggers(
 def wandb_settings(config: dict, sweep: str | None, resume_id: str | None) -> dict:
     """What the run settles for its W&B logger beyond its config."""
     mode = os.environ.get("WANDB_MODE")
-    offline = config.get("offline") or mode == "offline"
+    # ("dryrun": what Lightning's logger leaves in the environment for an offline run, so
+    # that the next job of a sweep in the same process finds it)
+    offline = config.get("offline") or mode in ("offline", "dryrun")
     offline = offline or (not mode and not wandb_has_credentials())
     settled = {
         "offline": bool(offline),
