@@ -303,7 +303,7 @@ def test_the_summary_table_says_the_verdict_and_the_interval(tmp_path):
         sections, summary = tables({"toy": aggregate("toy", TOY, tmp_path / "toy", tmp_path)})
     finally:
         del CLAIMS["toy"]
-    assert "| A toy claim | nothing | fixed epochs | shared | – | test error: -10.0 [" in summary
+    assert "| A toy claim | nothing | third rate drop | shared | – | test error: -10.0 [" in summary
     assert "| reproduced |" in summary
     assert "Welch's t-test" in sections and "- yes: seeds per arm: 5" in sections
     assert MODES["full"]["seeds"] >= 5

@@ -538,7 +538,7 @@ def describe(claim: Claim) -> str:
 
 
 def endpoint_text(claim: Claim) -> str:
-    if "converged" in claim.preconditions:
+    if claim.converges:
         return "the paper's schedule, the rate ÷10 when validation stalls, stopped at drop " + (
             f"{DROPS} (the config's trainer.max_epochs is a cap)"
         )
@@ -628,7 +628,7 @@ def summary_row(claim: Claim, result: dict) -> str:
     measured = f"{describe(claim)}: {effect}"
     power = show_effect(claim, c["detectable"]) if c and "detectable" in c else "–"
     p_holm = f"{c['p_holm']:.3g}" if c and "p_holm" in c else "–"
-    endpoint = "third rate drop" if "converged" in claim.preconditions else "fixed epochs"
+    endpoint = "third rate drop" if claim.converges else "fixed epochs"
     rates = "each arm's own" if result.get("learning_rates") else "shared"
     return (
         f"| {claim.title} | {claim.paper} | {endpoint} | {rates} | {claim.control or '–'} "

@@ -48,6 +48,8 @@ class Claim:
         fractions: a speed claim's thresholds, as fractions of the way from chance to
             the worse arm's converged training error; the verdict at the middle one.
         control: what separates the claimed mechanism from a side effect.
+        converges: its runs train to the endpoint (claims_converged), not for a fixed
+            number of epochs.
         not_tested: the budget the protocol's comparison would need, for a claim the full
             study does not run (quick mode still runs its arms).
         setting: (aspect, the paper's, ours) rows of the faithfulness table.
@@ -71,6 +73,7 @@ class Claim:
     fractions: tuple[float, ...] = ()  # thresholds set from the data (aggregate.thresholds)
     paper_effect: float | None = None  # the paper's own effect in the metric's units
     control: str = ""
+    converges: bool = True
     not_tested: str = ""
     setting: tuple[tuple[str, str, str], ...] = ()
 
@@ -232,6 +235,7 @@ CLAIMS: dict[str, Claim] = {
         "paper's own net and initialisation (AlexNet's layers), which does not fit the "
         "budget",
         paper_effect=-0.017,
+        converges=False,
         not_tested="AlexNet's layers at 67 px to the endpoint, 2 arms × 5 seeds and a rate "
         "grid: about 8 hours on 2 cores (PROTOCOL.md)",
         control="the paper's own net and initialisation",
@@ -284,6 +288,7 @@ CLAIMS: dict[str, Claim] = {
         "which the adaptive average pool copies to 6×6) and on grey 28-px images; the "
         "training error averaged over the first epoch's steps; quick mode only",
         preconditions=("some_arm_learns",),
+        converges=False,
         not_tested="AlexNet's layers at 67 px, each arm at its own learning rate and to the "
         "endpoint, 2 arms × 5 seeds and a rate grid: about 10 hours on 2 cores (PROTOCOL.md)",
         gpu=("model.input_size=227", "trainer.max_epochs=5"),
