@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -171,10 +172,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"{date.today()}, {machine}\n")
-    if args.only in (None, "startup"):
-        startup_table(work, args.repeats)
-    if args.only in (None, "whole"):
-        whole_table(work, args.repeats, args.epochs)
+    try:
+        if args.only in (None, "startup"):
+            startup_table(work, args.repeats)
+        if args.only in (None, "whole"):
+            whole_table(work, args.repeats, args.epochs)
+    finally:
+        if not args.work:  # its runs' checkpoints and W&B folders: about 1 GB
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
