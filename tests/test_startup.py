@@ -34,9 +34,6 @@ HEAVY_UNUSED = {
     "moto": "the tests' S3 server",
 }
 
-#: The phases the start-up writes to the log, in order.
-PHASES = list(TRAINING_PHASES)
-
 
 def test_the_default_run_imports_nothing_heavy_it_does_not_use_and_logs_its_phases(tmp_path):
     """`python train.py` as written (W&B offline, as for a user without an account),
@@ -70,6 +67,6 @@ def test_the_default_run_imports_nothing_heavy_it_does_not_use_and_logs_its_phas
     phases = re.findall(
         r"\[alexnet\.run\.startup\]\[DEBUG\] - start-up: (.+) [\d.]+ s \(([\d.]+) s\)", log
     )
-    assert [name for name, _ in phases] == PHASES
+    assert [name for name, _ in phases] == list(TRAINING_PHASES)
     since_start = [float(seconds) for _, seconds in phases]
     assert since_start == sorted(since_start) and since_start[0] > 0

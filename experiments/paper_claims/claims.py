@@ -97,6 +97,11 @@ def _setting(network: str, data: str, size: str, rate: str, measured: str, paper
     return tuple(zip(aspects, paper, ours, strict=True))
 
 
+def _paper_alexnet(measured: str, size: str = "224 px", rate: str = "one for both") -> tuple:
+    """The paper's side of the faithfulness rows for a claim it made on AlexNet."""
+    return ("AlexNet", "ImageNet", size, PAPER_ENDPOINT, rate, measured)
+
+
 OWN_RATE = "each arm its own best of {0.001 … 0.1} (seed 0)"
 FASHION = "Fashion-MNIST, 10,000 training images (a subset per seed)"
 SMALL_NET_PAPER = "the four-layer CIFAR-10 net (layers-18pct)"
@@ -207,14 +212,7 @@ CLAIMS: dict[str, Claim] = {
             "32 px (28 padded)",
             OWN_RATE,
             "test error, and training error",
-            (
-                "AlexNet",
-                "ImageNet",
-                "224 px",
-                PAPER_ENDPOINT,
-                "one for both",
-                "top-1 / top-5 test error",
-            ),
+            _paper_alexnet("top-1 / top-5 test error"),
         ),
     ),
     "two_columns": Claim(
@@ -263,14 +261,7 @@ CLAIMS: dict[str, Claim] = {
             "32 px",
             "one shared (the claim's config)",
             "test − training error",
-            (
-                "AlexNet",
-                "ImageNet",
-                "224 px",
-                PAPER_ENDPOINT,
-                "one for both",
-                "overfitting, in words",
-            ),
+            _paper_alexnet("overfitting, in words"),
         ),
     ),
     "bias_init": Claim(
@@ -316,14 +307,7 @@ CLAIMS: dict[str, Claim] = {
             "32 px (28 padded)",
             "one shared (the claim's config)",
             "test error, and training error",
-            (
-                "AlexNet",
-                "ImageNet",
-                "224 px crops of 256",
-                PAPER_ENDPOINT,
-                "one for both",
-                "overfitting, in words",
-            ),
+            _paper_alexnet("overfitting, in words", size="224 px crops of 256"),
         ),
     ),
     "ten_crop": Claim(
@@ -347,14 +331,7 @@ CLAIMS: dict[str, Claim] = {
             "32-px crops of 37",
             "one (the claim's config)",
             "test error of the same checkpoints",
-            (
-                "AlexNet",
-                "ImageNet",
-                "224-px crops of 256",
-                PAPER_ENDPOINT,
-                "—",
-                "every test figure",
-            ),
+            _paper_alexnet("every test figure", size="224-px crops of 256", rate="—"),
         ),
     ),
     "weight_decay": Claim(
@@ -380,14 +357,7 @@ CLAIMS: dict[str, Claim] = {
             "32 px (28 padded)",
             "one shared (the claim's config)",
             "training error (eval mode) and the weights' norm",
-            (
-                "AlexNet",
-                "ImageNet",
-                "224 px",
-                PAPER_ENDPOINT,
-                "one for both",
-                "training error, in words",
-            ),
+            _paper_alexnet("training error, in words"),
         ),
     ),
 }

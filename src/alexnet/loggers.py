@@ -216,9 +216,8 @@ class WandbRunCallback(Callback):
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         for logger in trainer.loggers:
             if isinstance(logger, BackgroundWandbLogger) and rank_zero_only.rank == 0:
-                # No checkpoint names a W&B run still starting: a process killed while
-                # it starts leaves W&B's service holding the run's id, and a resume
-                # from that checkpoint could not continue the run ("run ID is in use").
+                # No checkpoint names a W&B run still starting (by the first checkpoint
+                # the start has long finished: this waits for nothing, in practice).
                 logger.started_run()
             if isinstance(logger, WandbLogger):
                 checkpoint["wandb_run_id"] = logger.version

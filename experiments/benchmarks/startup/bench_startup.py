@@ -41,8 +41,6 @@ ONE_STEP = [
     "++trainer.limit_val_batches=0",
     "test=false",
 ]
-#: The phases of the table, in order; "—" where a side has no such phase.
-PHASES = list(TRAINING_PHASES)
 PHASE_LINE = re.compile(r"start-up: (.+) [\d.]+ s \(([\d.]+) s\)")
 
 
@@ -93,7 +91,7 @@ def alternately(repeats: int, first, second) -> tuple[list, list]:
 def median_phases(runs: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
     return {
         phase: statistics.median(r[1][phase] for r in runs)
-        for phase in PHASES
+        for phase in TRAINING_PHASES
         if all(phase in r[1] for r in runs)
     }
 
@@ -109,7 +107,7 @@ def startup_table(work: Path, repeats: int) -> None:
     print("| phase | ours: phase | ours: since start | plain: phase | plain: since start |")
     print("| --- | --- | --- | --- | --- |")
     before = {"ours": 0.0, "plain": 0.0}
-    for phase in PHASES:
+    for phase in TRAINING_PHASES:  # "—" where a side has no such phase
         cells = []
         for side, phases in (("ours", mine), ("plain", theirs)):
             if phase in phases:

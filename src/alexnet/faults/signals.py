@@ -89,7 +89,7 @@ class CheckpointOnSignal(L.Callback):
         if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
             return
         signum = self.received or signal.SIGTERM  # another process got it
-        trainer.save_checkpoint(self.checkpoint, weights_only=False)  # (the whole state: says so)
+        trainer.save_checkpoint(self.checkpoint, weights_only=False)  # (else Lightning logs a line)
         if signum == self.submitit:  # submitit requeues the job (and exits)
             handler = self.previous[signum]
             self._restore_handlers()
