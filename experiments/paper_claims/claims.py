@@ -204,6 +204,9 @@ CLAIMS: dict[str, Claim] = {
         control="average pools, 3/2 against 2/2",
         paper_effect=-0.004,
         tune_lr=GRID,
+        not_tested="4 arms (max and average, 3/2 and 2/2) × 5 seeds and a 4 × 5 rate grid "
+        "to the endpoint: 40 runs of about 10 minutes, about 3.3 hours on 2 cores beyond "
+        "the 6 hours the other claims take (PROTOCOL.md)",
         full=("data.train_size=10000",),
         gpu=("trainer.max_epochs=60",),
         setting=_setting(
