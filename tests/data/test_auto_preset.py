@@ -4,9 +4,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torchvision.transforms import v2
 
 from alexnet.data import ImageFolderDataModule
+from alexnet.data.loading import auto_preset
+from alexnet.data.storage.files import load_rgb
 
 
 def flat_tree(root, sizes: dict[str, tuple[int, int]], values: dict[str, tuple]) -> None:
@@ -68,3 +72,34 @@ def test_an_explicit_preset_wins_and_keeps_imagenet_statistics(tmp_path):
     dm = setup(tmp_path, preset="modern")
     assert dm.preset == "modern" and dm.mean == pytest.approx([0.485, 0.456, 0.406])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train", "val"]  # nothing measured
+
+
+def test_statistics_of_mixed_sizes_match_one_image_at_a_time(tmp_path, monkeypatch):
+    """Noise images of three sizes, measured in same-size batches (small batches and a
+    small memory budget, so that both flush): the per-image measurement's mean and std,
+    and every image counted once."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, (width, height) in enumerate([(28, 28), (40, 30), (64, 48)] * 7):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    monkeypatch.setattr(auto_preset, "BATCH", 4)
+    batches = list(auto_preset.same_size_batches(paths))
+    assert sum(len(batch) for batch in batches) == len(paths)
+    assert max(len(batch) for batch in batches) == 4
+    monkeypatch.setattr(auto_preset, "BATCH", 100)
+    monkeypatch.setattr(auto_preset, "HELD", 3 * 64 * 48 * 3)  # three of the largest
+    assert len(list(auto_preset.same_size_batches(paths))) > 3  # more than one per size
+    one_at_a_time = v2.Compose(
+        [
+            v2.Resize(32, antialias=True),
+            v2.CenterCrop(32),
+            v2.ToImage(),
+            v2.ToDtype(torch.float64, scale=True),
+        ]
+    )
+    pixels = torch.cat([one_at_a_time(load_rgb(p)).flatten(1) for p in paths], dim=1)
+    measured = auto_preset.measure(paths, 32)
+    assert measured.mean == pytest.approx(pixels.mean(1).tolist(), abs=2e-3)
+    assert measured.std == pytest.approx(pixels.std(1, unbiased=False).tolist(), abs=2e-3)

@@ -2,7 +2,6 @@
 classes, installed with the package, so the default run needs no network."""
 
 import torch
-from sklearn.datasets import load_digits
 
 from alexnet.data.datasets.tensor_datamodule import Splits, TensorImagesDataModule
 from alexnet.data.loading.splits import stratified_split
@@ -29,6 +28,9 @@ class DigitsDataModule(TensorImagesDataModule):
         self.split_seed = split_seed
 
     def load(self) -> tuple[torch.Tensor, torch.Tensor, list[str], Splits]:
+        # scikit-learn (with SciPy, about 0.9 s) is imported by the runs that use it
+        from sklearn.datasets import load_digits
+
         digits = load_digits()
         # 17 grey levels (0–16), stored on the 0–255 scale as every dataset here
         images = (torch.tensor(digits.images).unsqueeze(1) * 255 / 16).round().to(torch.uint8)

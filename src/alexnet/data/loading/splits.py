@@ -4,7 +4,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from alexnet.console import warn
 from alexnet.errors import UserError
@@ -20,6 +19,9 @@ def stratified_holdout(
         return positions, []
     if not fraction < 1:
         raise UserError(f"{option}={fraction} must be in [0, 1)")
+    # scikit-learn (with SciPy, about 0.9 s) is imported by the runs that split
+    from sklearn.model_selection import train_test_split
+
     try:
         kept, held = train_test_split(
             positions, test_size=fraction, stratify=list(labels), random_state=seed

@@ -1,7 +1,7 @@
 """The image headers a folder scan read, kept between runs in the data directory's
 cache: a file whose size and modification time are what they were is not read again.
-Reading the header of each of 17,000 PNG files takes about 2.5 s on 2 cores, every run
-of a sweep; a stat of each takes a tenth of that."""
+Reading the header of each of 17,000 PNG files takes 0.46 s on 2 cores when the OS has
+them cached and 2.2 s from disk, every run of a sweep; a stat of each takes a tenth."""
 
 import hashlib
 import json
