@@ -61,6 +61,7 @@ def ours(tree: Path, work: Path, epochs: int, run: str) -> dict:
     run_dir = work / f"ours_{tree.name}_{run}"
     first_step = work / f"ours_{tree.name}_{run}.first_step"
     first_step.unlink(missing_ok=True)
+    shutil.rmtree(run_dir, ignore_errors=True)  # a finished run there would be continued
     command = [
         sys.executable,
         str(ROOT / "train.py"),
