@@ -17,15 +17,19 @@ from alexnet.data import FashionMNISTDataModule
 from alexnet.data.datasets.fashion_mnist import read_idx
 from alexnet.errors import UserError
 from alexnet.models import LocalResponseNorm, create_model
+from alexnet.tasks.report import read_run
 from conftest import ROOT, run_script
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))
 from aggregate import (  # noqa: E402
     aggregate,
     compare,
+    converged,
     correct_for_many_tests,
     detectable_effect,
     holm,
+    rate_drops,
+    read_arms,
     tables,
 )
 from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
@@ -149,18 +153,25 @@ def test_fashion_mnist_splits_and_sizes(tmp_path):
 
 
 def write_run(
-    job, seed: int, test_acc: float, train_eval_acc: float = 0.99, steps: list[float] = ()
+    job,
+    seed: int,
+    test_acc: float,
+    train_eval_acc: float = 0.99,
+    steps: list[float] = (),
+    rates: list[float] = (),
 ) -> None:
     """A run directory as train.py leaves it: overrides, results.json, the CSV log (the
-    per-step training accuracy ``steps``)."""
+    per-step training accuracy ``steps``; the learning rate ``rates``, one a step, in
+    rows without an epoch as Lightning's LearningRateMonitor writes them)."""
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(f"- seed={seed}\n")
     metrics = {"test/acc": test_acc, "train_eval/acc": train_eval_acc}
     (job / "results.json").write_text(json.dumps({"metrics": metrics}))
     (job / "csv").mkdir()
-    rows = ["epoch,step,train/acc_step,val/acc"]
-    rows += [f"0,{step},{acc}," for step, acc in enumerate(steps)]
-    rows += [f"0,{len(steps)},,{test_acc}"]
+    rows = ["epoch,lr-SGD,step,train/acc_step,val/acc"]
+    rows += [f",{rate},{step},," for step, rate in enumerate(rates)]
+    rows += [f"0,,{step},{acc}," for step, acc in enumerate(steps)]
+    rows += [f"0,,{len(steps)},,{test_acc}"]
     (job / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
 
 
@@ -406,6 +417,15 @@ def test_many_tests_correct_the_verdicts_and_say_underpowered(tmp_path):
     assert results["weak"]["verdict"].startswith("no difference detected")
 
 
+def test_a_run_has_converged_when_its_rate_was_lowered_three_times(tmp_path):
+    """Read from the CSV log as Lightning writes it (the rate's rows have no epoch)."""
+    write_arms(tmp_path / "done", {"a": [0.1] * 5, "b": [0.2] * 5}, rates=[0.1, 0.01, 1e-3, 1e-4])
+    done, _ = converged(TOY, read_arms(TOY, tmp_path / "done"))
+    write_arms(tmp_path / "capped", {"a": [0.1] * 5, "b": [0.2] * 5}, rates=[0.1, 0.01, 1e-3])
+    capped, why = converged(TOY, read_arms(TOY, tmp_path / "capped"))
+    assert done and not capped and "10 stopped at the cap" in why
+
+
 @pytest.mark.slow
 def test_training_stops_at_the_third_lowered_learning_rate(tmp_path):
     """The paper's endpoint, on a schedule that lowers the rate after epochs 1, 2 and 3:
@@ -420,6 +440,7 @@ def test_training_stops_at_the_third_lowered_learning_rate(tmp_path):
     with open(tmp_path / "run" / "csv" / "metrics.csv") as f:
         validated = [row for row in csv.DictReader(f) if row.get("val/acc")]
     assert len(validated) == 3
+    assert rate_drops(read_run(tmp_path / "run")) == 3  # what the endpoint's check reads
 
 
 def test_a_best_rate_at_the_grids_edge_extends_the_grid_that_way():

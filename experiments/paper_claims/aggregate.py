@@ -74,23 +74,34 @@ def epochs(run: Run) -> float:
     return float(len(run.curves.get("val/acc", [])))
 
 
-def rate_drops(run: Run) -> int:
-    """How many times the run's learning rate was lowered (its ``lr-*`` curve)."""
-    curve = next((v for k, v in run.curves.items() if k.startswith("lr-")), [])
-    return sum(later < earlier for (_, earlier), (_, later) in itertools.pairwise(curve))
-
-
-def step_accuracies(run: Run) -> list[tuple[int, float]]:
-    """(step, the batch's training accuracy) of every logged training step."""
+def logged_rows(run: Run) -> list[dict[str, str]]:
+    """The rows of the run's CSV log, in the order written."""
     path = run.path / "csv" / "metrics.csv"
     if not path.is_file():
         return []
     with open(path) as f:
-        return [
-            (int(row["step"]), float(row["train/acc_step"]))
-            for row in csv.DictReader(f)
-            if row.get("train/acc_step")
-        ]
+        return list(csv.DictReader(f))
+
+
+def rate_drops(run: Run) -> int:
+    """How many times the run's learning rate was lowered (its ``lr-*`` column, read from
+    the log: Lightning writes those rows without an epoch, which ``Run.curves`` skips)."""
+    rates = [
+        float(value)
+        for row in logged_rows(run)
+        for name, value in row.items()
+        if name.startswith("lr-") and value
+    ]
+    return sum(later < earlier for earlier, later in itertools.pairwise(rates))
+
+
+def step_accuracies(run: Run) -> list[tuple[int, float]]:
+    """(step, the batch's training accuracy) of every logged training step."""
+    return [
+        (int(row["step"]), float(row["train/acc_step"]))
+        for row in logged_rows(run)
+        if row.get("train/acc_step")
+    ]
 
 
 def step_errors(run: Run) -> list[tuple[int, float]]:
