@@ -8,6 +8,9 @@ are in configs/experiment/claim_<name>.yaml; the modes below add the data.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,9 @@ SMALL_NET = "the paper's small CIFAR net (cuda-convnet's layers-18pct layout and
 MINI = "alexnet_mini (AlexNet's 5-conv/3-FC layout at 32 px, widths halved)"
 
 GRID = (0.001, 0.003, 0.01, 0.03, 0.1)  # PROTOCOL.md: the learning rates each arm picks from
-ENDPOINT = "the rate ÷10 when validation stalls, stop at the third drop (cap 40 epochs)"
+CONVERGED = Path(__file__).parents[2] / "configs" / "experiment" / "claims_converged.yaml"
+CAP = yaml.safe_load(CONVERGED.read_text())["trainer"]["max_epochs"]  # the endpoint's cap
+ENDPOINT = f"the rate ÷10 when validation stalls, stop at the third drop (cap {CAP} epochs)"
 PAPER_ENDPOINT = "the paper's schedule to convergence"
 
 
