@@ -300,7 +300,8 @@ def test_a_dead_ddp_process_ends_the_job_and_rank_0_names_it(tmp_path):
     killed = time.monotonic()
     os.kill(child, signal.SIGKILL)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == EXIT_LOST_PROCESS and time.monotonic() - killed < 30
+    # within Lightning's observer's 5 s, which would SIGKILL rank 0 without a word
+    assert process.returncode == EXIT_LOST_PROCESS and time.monotonic() - killed < 5
     line = [x for x in stderr.splitlines() if x.startswith("error: ")]
     assert len(line) == 1 and "local rank 1" in line[0] and "SIGKILL" in line[0], stderr[-2000:]
 

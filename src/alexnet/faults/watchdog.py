@@ -4,10 +4,10 @@ Lightning's own child-process observer (every 5 s) SIGKILLs everything when a ch
 dies, with a log line and no word of which checkpoint to resume from; a child whose
 parent died, or a process stuck in a collective, waits for the collective timeout
 (30 minutes by default). This watchdog is a thread in every process that checks once
-a second: on the launching process, that every DDP process it started still runs; on
-a started process, that its launcher still runs; everywhere, that some batch finished
-within ``hang_timeout_s``. It prints what happened and ends the process (``os._exit``:
-the main thread may be blocked in a collective that will never return).
+a second: on a started process, that its launcher still runs; everywhere, that some
+batch finished within ``hang_timeout_s``; and on the launching process a thread per DDP
+process it started waits for it to end. It prints what happened and ends the process
+(``os._exit``: the main thread may be blocked in a collective that will never return).
 """
 
 import os
@@ -28,6 +28,13 @@ def _ended_by(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+def _died(local_rank: int, child) -> str:
+    return (
+        f"the DDP process of local rank {local_rank} (pid {child.pid}) died "
+        f"({_ended_by(child.returncode)}); ending the job"
+    )
+
+
 class Watchdog(L.Callback):
     """Args:
     hang_timeout_s: end the run after this many seconds without a finished batch
@@ -43,6 +50,7 @@ class Watchdog(L.Callback):
         self.stopped: threading.Event | None = None
         self.children: list = []
         self.launcher_pid: int | None = None
+        self.awaited: set[int] = set()  # the children a thread waits for
         self.rank = 0
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
@@ -55,6 +63,15 @@ class Watchdog(L.Callback):
         self.launcher_pid = os.getppid() if started_by_lightning else None
         self.rank = trainer.global_rank
         threading.Thread(target=self._watch, name="alexnet-watchdog", daemon=True).start()
+        for local_rank, child in enumerate(self.children, start=1):
+            # A thread waiting on each child ends the job the moment it dies: Lightning's
+            # observer polls every 5 s and SIGKILLs this process too, with no word of why,
+            # and a once-a-second poll here lost that race about one time in ten.
+            if child.pid not in self.awaited:
+                self.awaited.add(child.pid)
+                threading.Thread(
+                    target=self._await_child, args=(local_rank, child), daemon=True
+                ).start()
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self.stopped is not None:
@@ -83,19 +100,17 @@ class Watchdog(L.Callback):
         while True:
             for local_rank, child in enumerate(self.children, start=1):
                 if child.poll() is not None and child.returncode != 0:
-                    return (
-                        f"the DDP process of local rank {local_rank} (pid {child.pid}) died "
-                        f"({_ended_by(child.returncode)}); ending the job"
-                    )
+                    return _died(local_rank, child)
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.1)
 
+    def _await_child(self, local_rank: int, child) -> None:
+        if child.wait() != 0 and not self.stopped.is_set():
+            self._end(_died(local_rank, child), EXIT_LOST_PROCESS)
+
     def _watch(self) -> None:
         while not self.stopped.wait(self.period_s):
-            lost = self.lost_process()
-            if lost:
-                self._end(lost, EXIT_LOST_PROCESS)
             if self.launcher_pid is not None and os.getppid() != self.launcher_pid:
                 self._end("the DDP launcher process died; ending this process", EXIT_LOST_PROCESS)
             idle = time.monotonic() - self.last_progress
