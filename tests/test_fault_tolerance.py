@@ -116,11 +116,15 @@ def test_kill_9_and_resume_gives_identical_weights(tmp_path, data, kill_after):
 
 def unwritten(metrics_csv: Path, step: int) -> None:
     """Remove the last row of ``metrics_csv`` logged at ``step`` and all after it: the
-    log of a run killed right after a checkpoint, before Lightning wrote that row."""
+    log of a run killed right after a checkpoint, before Lightning wrote that row. A
+    kill within the milliseconds between the checkpoint and that row left it so already."""
     with open(metrics_csv, newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames, list(reader)
-    last = max(i for i, row in enumerate(rows) if int(row["step"]) == step)
+    at_step = [i for i, row in enumerate(rows) if int(row["step"]) == step]
+    if not at_step:
+        return
+    last = at_step[-1]
     with open(metrics_csv, "w", newline="") as f:
         out = csv.DictWriter(f, fieldnames=fields)
         out.writeheader()
