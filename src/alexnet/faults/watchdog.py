@@ -66,7 +66,7 @@ class Watchdog(L.Callback):
         for local_rank, child in enumerate(self.children, start=1):
             # A thread waiting on each child ends the job the moment it dies: Lightning's
             # observer polls every 5 s and SIGKILLs this process too, with no word of why,
-            # and a once-a-second poll here lost that race about one time in ten.
+            # and a once-a-second poll here could lose that race (it did once in CI).
             if child.pid not in self.awaited:
                 self.awaited.add(child.pid)
                 threading.Thread(
