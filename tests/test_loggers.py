@@ -54,6 +54,15 @@ def test_the_next_job_after_an_offline_one_is_offline_too(monkeypatch, tmp_path)
     assert wandb_settings(config, None, None)["log_model"] is False
 
 
+def test_a_disabled_run_logs_no_checkpoints(monkeypatch, tmp_path):
+    """WANDB_MODE=disabled (the benchmarks' tests): W&B still staged a copy of every
+    checkpoint given to it, 37 MB each, in ~/.local/share/wandb, and kept them."""
+    without_wandb_env(monkeypatch, tmp_path, "machine api.wandb.ai login user password k\n")
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config = {**WANDB_CFG["wandb"], "log_model": True}
+    assert wandb_settings(config, None, None)["log_model"] is False
+
+
 def test_a_wandb_login_keeps_it_online(monkeypatch, tmp_path):
     without_wandb_env(monkeypatch, tmp_path, "machine api.wandb.ai login user password k\n")
     assert wandb_has_credentials()

@@ -196,8 +196,10 @@ def wandb_settings(config: dict, sweep: str | None, resume_id: str | None) -> di
         "group": config.get("group") or sweep,
         "job_type": config.get("job_type") or ("sweep" if sweep else "train"),
     }
-    if offline:
-        settled["log_model"] = False  # checkpoints upload only online
+    if offline or mode == "disabled":
+        # checkpoints upload only online; W&B stages a copy of each it is given (in
+        # ~/.local/share/wandb) even when the run is disabled, and never removes it
+        settled["log_model"] = False
     if resume_id:
         settled.update(id=resume_id, resume="allow")
     return settled
