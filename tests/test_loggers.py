@@ -44,21 +44,14 @@ def test_no_credentials_means_offline(monkeypatch, tmp_path):
     assert logger._offline
 
 
-def test_the_next_job_after_an_offline_one_is_offline_too(monkeypatch, tmp_path):
-    """Lightning's logger leaves WANDB_MODE=dryrun behind for an offline run: the next
-    job of a sweep in the same process took it for online, logged its checkpoints as
-    artifacts, and W&B kept a copy of each in ~/.local/share/wandb (never uploaded)."""
+@pytest.mark.parametrize("mode", ["dryrun", "disabled"])
+def test_a_run_that_is_not_online_logs_no_checkpoints(monkeypatch, tmp_path, mode):
+    """dryrun: what Lightning's logger leaves behind for an offline run, which the next
+    job of a sweep in the same process took for online; disabled: the benchmarks'
+    tests. Both logged checkpoints as artifacts, and W&B kept a staged copy of each (37
+    MB) in ~/.local/share/wandb, never uploaded."""
     without_wandb_env(monkeypatch, tmp_path, "machine api.wandb.ai login user password k\n")
-    monkeypatch.setenv("WANDB_MODE", "dryrun")
-    config = {**WANDB_CFG["wandb"], "log_model": True}
-    assert wandb_settings(config, None, None)["log_model"] is False
-
-
-def test_a_disabled_run_logs_no_checkpoints(monkeypatch, tmp_path):
-    """WANDB_MODE=disabled (the benchmarks' tests): W&B still staged a copy of every
-    checkpoint given to it, 37 MB each, in ~/.local/share/wandb, and kept them."""
-    without_wandb_env(monkeypatch, tmp_path, "machine api.wandb.ai login user password k\n")
-    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_MODE", mode)
     config = {**WANDB_CFG["wandb"], "log_model": True}
     assert wandb_settings(config, None, None)["log_model"] is False
 
