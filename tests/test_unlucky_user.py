@@ -35,6 +35,17 @@ def test_a_class_folder_linked_into_another_counts_each_file_once(tmp_path):
     assert f"{root / 'class0' / 'sib'} → {root / 'class1'}" in datamodule.found.summary()
 
 
+def test_a_link_back_up_a_class_folder_ends_and_counts_each_file_once(tmp_path):
+    """A link cycle (a sub-folder linked to its class folder) is walked once: the scan
+    ends and each image counts once, under its own path."""
+    root = write_class_tree(tmp_path / "photos", ["class0", "class1"], 3)
+    (root / "class0" / "again").symlink_to("..")
+    (root / "class0" / "again2").symlink_to(root / "class0")
+    datamodule = folder(root)
+    paths = sorted(p for p, y in datamodule.found.samples if y == 0)
+    assert paths == [str(root / "class0" / f"img_{i:04d}.jpg") for i in (1, 2, 3)]
+
+
 @pytest.mark.parametrize(
     ("classes", "said"),
     [([], "has no class folders"), (["only"], "has one class folder (only/)")],

@@ -12,7 +12,7 @@ from alexnet.atomic import write_text_quietly
 from alexnet.data.storage.files import HeaderReader, HeaderSize
 
 
-def cache_file(cache_dir: Path, paths: list[Path], max_pixels: int) -> Path:
+def cache_file(cache_dir: Path, paths: list[str], max_pixels: int) -> Path:
     """The cache of the headers below the folder that holds ``paths``, read with the
     limit ``max_pixels`` (a file over it reads as unreadable)."""
     folder = os.path.commonpath([os.path.abspath(p) for p in paths])
@@ -34,7 +34,7 @@ def cached_headers(read: HeaderReader, cache_dir: Path, max_pixels: int) -> Head
     """``read``, for the files the cache in ``cache_dir`` does not know as they are now;
     what it reads is added to the cache."""
 
-    def headers(paths: list[Path]) -> list[HeaderSize]:
+    def headers(paths: list[str]) -> list[HeaderSize]:
         if not paths:
             return []
         cache = cache_file(cache_dir, paths, max_pixels)
@@ -42,13 +42,13 @@ def cached_headers(read: HeaderReader, cache_dir: Path, max_pixels: int) -> Head
         stamps = [[(stat := os.stat(p)).st_size, stat.st_mtime_ns] for p in paths]
         sizes: dict[int, HeaderSize] = {}
         for i, (path, stamp) in enumerate(zip(paths, stamps, strict=True)):
-            entry = known.get(str(path))
+            entry = known.get(path)
             if isinstance(entry, list) and len(entry) == 4 and entry[:2] == stamp:
                 sizes[i] = (entry[2], entry[3]) if entry[2] else None
         unread = [i for i in range(len(paths)) if i not in sizes]
         for i, size in zip(unread, read([paths[i] for i in unread]), strict=True):
             sizes[i] = size
-            known[str(paths[i])] = [*stamps[i], *(size or (None, None))]
+            known[paths[i]] = [*stamps[i], *(size or (None, None))]
         if unread:
             write_text_quietly(cache, json.dumps(known))
         return [sizes[i] for i in range(len(paths))]
