@@ -318,9 +318,7 @@ class ImageFilesDataModule(ClassificationDataModule):
         """``preset=auto``: the pipeline from the images' sizes, the training split's
         statistics; said in one line."""
         measured = evenly_spaced(train, 512)
-        sizes = [
-            self.found.sizes.get(p) or header_size(p, self.max_image_pixels) for p in measured
-        ]
+        sizes = [self.found.sizes.get(p) or header_size(p, self.max_image_pixels) for p in measured]
         self.preset = choose_preset([size for size in sizes if size])
         self.mean, self.std = channel_statistics(train, self.image_size, self.cache_dir)
         side = statistics.median(max(size) for size in sizes if size)

@@ -22,8 +22,8 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 from torch.utils.data import Dataset
@@ -312,7 +312,9 @@ def folder_owner(homes: dict[str, int]) -> Callable[[str], int | None]:
 
     @cache
     def owner(folder: str) -> int | None:
-        holders = [(len(h), c) for h, c in homes.items() if (folder + os.sep).startswith(h + os.sep)]
+        holders = [
+            (len(h), c) for h, c in homes.items() if (folder + os.sep).startswith(h + os.sep)
+        ]
         return max(holders)[1] if holders else None
 
     return owner
