@@ -261,3 +261,15 @@ def max_abs_difference(a: Path, b: Path) -> float:
     first, second = weights(a), weights(b)
     assert first.keys() == second.keys()
     return max((first[k].double() - second[k].double()).abs().max().item() for k in first)
+
+
+def marked_processes(marker: str) -> list[int]:
+    """The processes whose environment holds ``marker`` (a cell's own)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, marked_processes, run_script
 from fixtures import write_class_tree
 
 SHORT = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1"]
@@ -159,18 +159,6 @@ def command_line(name: str, place_name: str, place: Path, world: dict) -> tuple[
     env = {k: v.format(**values) for k, v in how.env.items()}
     cwd = place if how.cwd else place.parent / "cwd"
     return [sys.executable, *command, *args], env, cwd
-
-
-def marked_processes(marker: str) -> list[int]:
-    """The processes whose environment holds ``marker`` (a cell's own)."""
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker.encode() in environ.read_bytes():
-                found.append(int(environ.parent.name))
-        except OSError:
-            continue
-    return found
 
 
 def partial_files(folder: Path) -> list[str]:

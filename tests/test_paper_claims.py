@@ -5,8 +5,13 @@ import csv
 import gzip
 import json
 import math
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
+import uuid
 
 import numpy as np
 import pytest
@@ -18,7 +23,7 @@ from alexnet.data.datasets.fashion_mnist import read_idx
 from alexnet.errors import UserError
 from alexnet.models import LocalResponseNorm, create_model
 from alexnet.tasks.report import read_run
-from conftest import ROOT, run_script
+from conftest import ROOT, marked_processes, run_script
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))
 from aggregate import (  # noqa: E402
@@ -475,3 +480,27 @@ def test_a_run_that_diverges_is_a_result_not_the_end_of_the_study(tmp_path, caps
     capsys.readouterr()
     study.train_one("toy", "grid/a/lr_1e12", diverging, seed=1)  # kept: not run again
     assert capsys.readouterr().out.strip() == "done   toy.grid.a.lr_1e12.1"
+
+
+@pytest.mark.slow
+def test_the_studys_runs_end_when_the_study_is_killed(tmp_path):
+    """SIGKILL leaves a study no chance to stop its runs: they die with it (Linux's
+    parent-death signal), instead of training on into run folders that the study,
+    started again, would train in too."""
+    marker = uuid.uuid4().hex
+    study = subprocess.Popen(
+        [sys.executable, str(ROOT / "experiments/paper_claims/run_claims.py"), "--mode",
+         "quick", "--claims", "dropout", "--jobs", "1", "--out", str(tmp_path)],
+        env={**os.environ, "ALEXNET_TEST_MARK": marker},
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(marked_processes(marker)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)  # until a run has started beside the study
+    assert study.poll() is None and len(marked_processes(marker)) >= 2
+    study.send_signal(signal.SIGKILL)
+    study.wait()
+    deadline = time.monotonic() + 10
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not marked_processes(marker), "a run outlived the study"

@@ -147,24 +147,27 @@ def test_schedules_and_optimizers_train(overrides, expected, tmp_path):
 
 
 @pytest.mark.slow
-def test_plateau_lowers_the_rate_when_validation_stops_improving(tmp_path):
+@pytest.mark.parametrize(
+    ("every", "epochs", "expected"),
+    [(1, 4, [1e-9, 1e-9, 1e-10, 1e-11]), (2, 6, [1e-9, 1e-9, 1e-9, 1e-9, 1e-10, 1e-10])],
+    ids=["validated every epoch", "every second epoch"],
+)
+def test_plateau_lowers_the_rate_when_validation_stops_improving(every, epochs, expected, tmp_path):
     """scheduler=plateau with patience 0 and a rate too small to learn (and no BatchNorm,
     whose statistics would move): val/acc stays at its first value, so from the second
-    epoch on the rate is divided by ten after every epoch (eps=0: torch skips changes
-    smaller than 1e-8)."""
+    validation on the rate is divided by ten after each one (eps=0: torch skips changes
+    smaller than 1e-8); between validations it is left alone, not stepped on the last
+    validation's value again."""
     overrides = [
         "scheduler=plateau",
         "scheduler.patience=0",
         "+scheduler.eps=0",
         "optimizer.lr=1e-9",
+        f"trainer.check_val_every_n_epoch={every}",
+        f"trainer.max_epochs={epochs}",
     ]
-    run_task(
-        train,
-        compose_config(
-            tmp_path, *QUICK, "trainer.max_epochs=4", "logger=csv", "model.norm=none", *overrides
-        ),
-    )
-    assert learning_rates(tmp_path) == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11], rel=1e-6)
+    run_task(train, compose_config(tmp_path, *QUICK, "logger=csv", "model.norm=none", *overrides))
+    assert learning_rates(tmp_path) == pytest.approx(expected, rel=1e-6)
 
 
 def test_label_smoothing_changes_the_loss(tmp_path):

@@ -27,7 +27,7 @@ from scipy import stats
 from alexnet.tasks.report import Run, find_runs, read_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from claims import CLAIMS, SEEDS_NEEDED, Claim  # noqa: E402
+from claims import CLAIMS, ENDPOINT, SEEDS_NEEDED, Claim  # noqa: E402
 
 WINDOW = 20  # steps in the trailing mean of the per-step training error
 ALPHA = 0.05  # the test's level: 95% intervals
@@ -70,8 +70,9 @@ def weight_norm(run: Run) -> float:
 
 
 def epochs(run: Run) -> float:
-    """Epochs validated: to the endpoint, or to the cap."""
-    return float(len(run.curves.get("val/acc", [])))
+    """Epochs trained to the last validation: to the endpoint, or to the cap."""
+    curve = run.curves.get("val/acc", [])
+    return float(curve[-1][0] + 1) if curve else 0.0
 
 
 def logged_rows(run: Run) -> list[dict[str, str]]:
@@ -473,10 +474,11 @@ def plot(claim: Claim, runs: dict[str, list[Run]], path: Path) -> None:
             length = min(len(c) for c in per_step)
             xs = [s for s, _ in per_step[0][:length]]
             _band(steps_ax, xs, [[e for _, e in c[:length]] for c in per_step], arm.label)
-        per_epoch = [[1 - v for _, v in run.curves.get("val/acc", [])] for run in group]
+        per_epoch = [run.curves.get("val/acc", []) for run in group]
         if per_epoch and all(per_epoch):
             length = min(len(c) for c in per_epoch)
-            _band(epochs_ax, list(range(1, length + 1)), [c[:length] for c in per_epoch], arm.label)
+            xs = [epoch + 1 for epoch, _ in per_epoch[0][:length]]  # validated epochs
+            _band(epochs_ax, xs, [[1 - v for _, v in c[:length]] for c in per_epoch], arm.label)
     if claim.threshold is not None:
         steps_ax.axhline(claim.threshold, color="grey", linestyle="--")
     steps_ax.set(title="training error (trailing 20 steps)", xlabel="step")
@@ -550,9 +552,7 @@ def describe(claim: Claim) -> str:
 
 def endpoint_text(claim: Claim) -> str:
     if claim.converges:
-        return "the paper's schedule, the rate ÷10 when validation stalls, stopped at drop " + (
-            f"{DROPS} (the config's trainer.max_epochs is a cap)"
-        )
+        return f"the paper's schedule: {ENDPOINT}"
     return "a fixed number of epochs (the claim's config)"
 
 

@@ -90,8 +90,25 @@ MINI = "alexnet_mini (AlexNet's 5-conv/3-FC layout at 32 px, widths halved)"
 
 GRID = (0.001, 0.003, 0.01, 0.03, 0.1)  # PROTOCOL.md: the learning rates each arm picks from
 CONVERGED = Path(__file__).parents[2] / "configs" / "experiment" / "claims_converged.yaml"
-CAP = yaml.safe_load(CONVERGED.read_text())["trainer"]["max_epochs"]  # the endpoint's cap
-ENDPOINT = f"the rate ÷10 when validation stalls, stop at the third drop (cap {CAP} epochs)"
+_ENDPOINT = yaml.safe_load(CONVERGED.read_text())
+CAP = _ENDPOINT["trainer"]["max_epochs"]  # the endpoint's cap, in validations
+PATIENCE = _ENDPOINT["scheduler"]["patience"]  # validations without improvement per drop
+PER_VALIDATION = 10_000  # training images between validations, whatever the training set
+ENDPOINT = (
+    f"the rate ÷10 after {PATIENCE} validations (one per {PER_VALIDATION:,} training images) "
+    f"without improvement, stop at the third drop (cap {CAP} validations)"
+)
+
+
+def validated_per_10000(train_images: int) -> tuple[str, ...]:
+    """The overrides that validate a claim trained on ``train_images`` once per
+    PER_VALIDATION training images, so that the endpoint's patience and cap count the
+    same training whatever its training set (on 1,000 images, two epochs are 32 steps:
+    the rate was lowered while the net had not yet left chance)."""
+    every = PER_VALIDATION // train_images
+    return (f"trainer.check_val_every_n_epoch={every}", f"trainer.max_epochs={CAP * every}")
+
+
 PAPER_ENDPOINT = "the paper's schedule to convergence"
 
 
@@ -261,7 +278,12 @@ CLAIMS: dict[str, Claim] = {
         preconditions=("left_chance", "overfits", "converged"),
         also=("train_error", "test_error", "epochs"),
         control="training and test error, each arm at its converged point",
-        full=("data.train_size=1000", "data.val_size=500", "data.train_eval_size=1000"),
+        full=(
+            "data.train_size=1000",
+            "data.val_size=500",
+            "data.train_eval_size=1000",
+            *validated_per_10000(1000),
+        ),
         gpu=("trainer.max_epochs=60",),
         setting=_setting(
             "alexnet_mini, BatchNorm",
@@ -307,7 +329,12 @@ CLAIMS: dict[str, Claim] = {
         preconditions=("left_chance", "overfits", "converged"),
         also=("train_error", "overfitting", "epochs"),
         control="training and test error, each arm at its converged point",
-        full=("data.train_size=1000", "data.val_size=500", "data.train_eval_size=1000"),
+        full=(
+            "data.train_size=1000",
+            "data.val_size=500",
+            "data.train_eval_size=1000",
+            *validated_per_10000(1000),
+        ),
         gpu=("trainer.max_epochs=60",),
         setting=_setting(
             "small net",
@@ -332,7 +359,7 @@ CLAIMS: dict[str, Claim] = {
         "each checkpoint evaluated both ways",
         paired=True,
         preconditions=("left_chance",),
-        full=("data.max_per_class=500",),
+        full=("data.max_per_class=500", *validated_per_10000(5000)),
         setting=_setting(
             "alexnet_mini",
             "Fashion-MNIST PNG folders, 5,000 images",

@@ -57,9 +57,14 @@ class Study:
         diverged where ``may_diverge`` (its exit status is returned)."""
         started = time.perf_counter()
         log.parent.mkdir(parents=True, exist_ok=True)
+        ends_with_study = [sys.executable, "-m", "alexnet.processes"]  # even on SIGKILL
         with open(log, "w") as output:
             done = subprocess.run(
-                command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=self.env
+                [*ends_with_study, *command],
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         took = time.perf_counter() - started
         print(f"  {took:5.0f} s  {log.stem}", flush=True)

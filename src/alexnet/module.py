@@ -9,7 +9,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -261,5 +261,16 @@ class ClassifierModule(L.LightningModule):
                 "scheduler": scheduler,
                 "monitor": self.hparams.monitor,
                 "interval": "step" if per_step else "epoch",
+                "frequency": self._epochs_per_validation(scheduler),
             },
         }
+
+    def _epochs_per_validation(self, scheduler: object) -> int:
+        """How often a schedule steps, in epochs: a plateau schedule reads the validation
+        metric, so it steps after each validation (with ``check_val_every_n_epoch`` > 1,
+        Lightning would otherwise stop on a missing metric before the first one, and step
+        on the last one's value again at every epoch between); any other, every epoch."""
+        trainer = self._trainer
+        if not isinstance(scheduler, ReduceLROnPlateau) or trainer is None:
+            return 1
+        return trainer.check_val_every_n_epoch or 1

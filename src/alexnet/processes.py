@@ -3,7 +3,12 @@ loader) asks Linux to kill it when the process that started it dies
 (``PR_SET_PDEATHSIG``), so that no worker outlives a command killed with SIGKILL —
 one blocked writing a result into a pipe nobody reads would otherwise wait forever.
 Python has no wrapper for ``prctl``; ctypes calls libc's. Elsewhere than Linux this
-does nothing (macOS has no such call; a worker there ends when its pipe closes)."""
+does nothing (macOS has no such call; a worker there ends when its pipe closes).
+
+``python -m alexnet.processes COMMAND ...`` runs COMMAND so that it dies with the process
+that started it (the setting outlives ``exec``): a driver's commands (the claims study's
+runs) end when the driver is killed, even with SIGKILL. subprocess's ``preexec_fn`` could
+do this without the extra exec, but it is unsafe in a program with threads."""
 
 import ctypes
 import os
@@ -31,3 +36,8 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the call took effect
         os._exit(1)
+
+
+if __name__ == "__main__":
+    die_with_parent()
+    os.execvp(sys.argv[1], sys.argv[1:])
