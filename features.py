@@ -10,4 +10,6 @@ from pathlib import Path
 from alexnet.run.command import run_command
 
 if __name__ == "__main__":
-    run_command(Path(__file__).parent / "configs", "features", "alexnet.tasks.features:extract_features")
+    run_command(
+        Path(__file__).parent / "configs", "features", "alexnet.tasks.features:extract_features"
+    )
