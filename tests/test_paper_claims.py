@@ -338,6 +338,7 @@ def test_each_claims_row_says_its_endpoint_rates_and_control_or_why_not_tested(t
         preconditions=("left_chance", "converged"),
         control="a control arm",
         setting=(("network", "AlexNet", "a small one"),),
+        tune_lr=(0.003, 0.01, 0.03),
     )
     write_arms(tmp_path / "toy", {"a": [0.10, 0.11, 0.12, 0.10, 0.11], "b": [0.2] * 5})
     rates = {
@@ -353,8 +354,8 @@ def test_each_claims_row_says_its_endpoint_rates_and_control_or_why_not_tested(t
     finally:
         del CLAIMS["toy"], CLAIMS["later"]
     assert (
-        "| A converged claim | nothing | third rate drop | each arm's own | a control arm |"
-        in summary
+        "| A converged claim | nothing | third rate drop | each arm's own: a 0.01, b 0.03 "
+        "| a control arm |" in summary
     )
     assert "of {0.003, 0.01, 0.03} on seed 0: a 0.01, b 0.03; at the grid's edge: a" in sections
     assert "| network | AlexNet | a small one |" in sections

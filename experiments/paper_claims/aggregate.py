@@ -640,7 +640,13 @@ def summary_row(claim: Claim, result: dict) -> str:
     power = show_effect(claim, c["detectable"]) if c and "detectable" in c else "–"
     p_holm = f"{c['p_holm']:.3g}" if c and "p_holm" in c else "–"
     endpoint = "third rate drop" if claim.converges else "fixed epochs"
-    rates = "each arm's own" if result.get("learning_rates") else "shared"
+    chosen = (result.get("learning_rates") or {}).get("chosen", {})
+    rates = (
+        "shared"
+        if not claim.tune_lr
+        else "each arm's own"
+        + (": " + ", ".join(f"{arm} {rate:g}" for arm, rate in chosen.items()) if chosen else "")
+    )
     return (
         f"| {claim.title} | {claim.paper} | {endpoint} | {rates} | {claim.control or '–'} "
         f"| {measured} | {power} | {p_holm} | {result['verdict']} |"
