@@ -27,6 +27,8 @@ from conftest import ROOT, marked_processes, run_script
 
 sys.path.insert(0, str(ROOT / "experiments" / "paper_claims"))
 from aggregate import (  # noqa: E402
+    SUMMARY_END,
+    SUMMARY_START,
     aggregate,
     compare,
     converged,
@@ -36,6 +38,9 @@ from aggregate import (  # noqa: E402
     rate_drops,
     read_arms,
     tables,
+)
+from aggregate import (
+    main as aggregate_main,
 )
 from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
@@ -323,6 +328,27 @@ def test_the_summary_table_says_the_verdict_and_the_interval(tmp_path):
     assert "| reproduced |" in summary
     assert "Welch's t-test" in sections and "- yes: seeds per arm: 5" in sections
     assert MODES["full"]["seeds"] >= 5
+
+
+def test_the_readme_gets_the_reports_summary_table_between_its_markers(tmp_path):
+    """--readme: the table between the markers is the report's, the rest as it was; a
+    file without the markers is refused before the report writes anything."""
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Claims\n\n{SUMMARY_START}\nold rows\n{SUMMARY_END}\n\nMore.\n")
+    (tmp_path / "study").mkdir()
+    aggregate_main(
+        [str(tmp_path / "study"), "--out", str(tmp_path / "report"), "--readme", str(readme)]
+    )
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "Two columns beat one" in summary
+    assert readme.read_text() == f"# Claims\n\n{SUMMARY_START}\n{summary}{SUMMARY_END}\n\nMore.\n"
+    unmarked = tmp_path / "OTHER.md"
+    unmarked.write_text("# no markers\n")
+    with pytest.raises(SystemExit, match="needs one line"):
+        aggregate_main(
+            [str(tmp_path / "study"), "--out", str(tmp_path / "again"), "--readme", str(unmarked)]
+        )
+    assert unmarked.read_text() == "# no markers\n" and not (tmp_path / "again").exists()
 
 
 def test_each_claims_row_says_its_endpoint_rates_and_control_or_why_not_tested(tmp_path):

@@ -4,9 +4,11 @@ for independent arms, paired for the same checkpoints), the preconditions the ve
 needs, the verdict, and a plot.
 
     python experiments/paper_claims/aggregate.py RESULTS_DIR [--out experiments/paper_claims]
+        [--readme experiments/paper_claims/README.md]
 
 RESULTS_DIR holds ``<claim>/<arm>/`` run directories and ``<claim>/factor.json``, as
-run_claims.py writes them.
+run_claims.py writes them. ``--readme`` puts the summary table into that file, between
+its SUMMARY_START and SUMMARY_END lines, so that the README's rows are the report's.
 """
 
 import argparse
@@ -37,6 +39,8 @@ OVERFIT_MIN = 0.05  # the unregularised arm overfits: test − training error �
 SHRINK_MAX = 0.80  # decay shrinks the weights: norm ≤ 80% of the undecayed arm's
 CHANCE_ERROR = 0.9  # every dataset of the study has ten classes
 DROPS = 3  # the paper's endpoint: training stops the third time the rate is lowered
+SUMMARY_START = "<!-- the summary table: aggregate.py --readme writes it -->"
+SUMMARY_END = "<!-- end of the summary table -->"
 
 
 # ---- one run's numbers ----------------------------------------------------------------
@@ -669,11 +673,23 @@ def tables(results: dict[str, dict]) -> tuple[str, str]:
     return "\n".join(sections), "\n".join(rows) + "\n"
 
 
+def around_summary(readme: Path) -> tuple[str, str]:
+    """``readme``'s text up to its summary's start marker and from its end marker; a
+    file without one of each is refused (before the report writes anything)."""
+    text = readme.read_text() if readme.is_file() else ""
+    if text.count(SUMMARY_START) != 1 or text.count(SUMMARY_END) != 1:
+        raise SystemExit(f"{readme} needs one line {SUMMARY_START} and one {SUMMARY_END}")
+    before, rest = text.split(SUMMARY_START)
+    return before + SUMMARY_START + "\n", SUMMARY_END + rest.split(SUMMARY_END)[1]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--readme", type=Path, default=None, help="a file to put the table in")
     args = parser.parse_args(argv)
+    readme = around_summary(args.readme) if args.readme else None
     out = args.out or args.results
     out.mkdir(parents=True, exist_ok=True)
     results = {
@@ -688,6 +704,8 @@ def main(argv: list[str] | None = None) -> None:
     sections, summary = tables(results)
     (out / "results.md").write_text(sections)
     (out / "summary.md").write_text(summary)
+    if readme:
+        args.readme.write_text(readme[0] + summary + readme[1])
     print(summary)
 
 
