@@ -57,7 +57,9 @@ class Study:
         diverged where ``may_diverge`` (its exit status is returned)."""
         started = time.perf_counter()
         log.parent.mkdir(parents=True, exist_ok=True)
-        ends_with_study = [sys.executable, "-m", "alexnet.processes"]  # even on SIGKILL
+        # Dies with the study, even on SIGKILL: strictly, with the thread that started it
+        # (Linux's parent-death signal), here one of self.slots', which outlive their runs.
+        ends_with_study = [sys.executable, "-m", "alexnet.processes"]
         with open(log, "w") as output:
             done = subprocess.run(
                 [*ends_with_study, *command],
