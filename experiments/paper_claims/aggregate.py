@@ -560,12 +560,18 @@ def endpoint_text(claim: Claim) -> str:
     return "a fixed number of epochs (the claim's config)"
 
 
+def chosen_rates(result: dict) -> str:
+    """The rate each arm's grid chose ("" before the grids have run)."""
+    chosen = (result.get("learning_rates") or {}).get("chosen", {})
+    return ", ".join(f"{arm} {rate:g}" for arm, rate in chosen.items())
+
+
 def rates_text(result: dict) -> str:
     """The learning-rate rule and what it chose."""
     rates = result.get("learning_rates")
     if not rates:
         return "one for all arms (the claim's config)"
-    chosen = ", ".join(f"{arm} {rate:g}" for arm, rate in rates["chosen"].items())
+    chosen = chosen_rates(result)
     grid = sorted({lr for grid in rates["grid"].values() for lr in grid})
     edge = f"; at the grid's edge: {', '.join(rates['at_edge'])}" if rates["at_edge"] else ""
     return f"each arm's own, of {{{', '.join(f'{lr:g}' for lr in grid)}}} on seed 0: {chosen}{edge}"
@@ -644,13 +650,9 @@ def summary_row(claim: Claim, result: dict) -> str:
     power = show_effect(claim, c["detectable"]) if c and "detectable" in c else "–"
     p_holm = f"{c['p_holm']:.3g}" if c and "p_holm" in c else "–"
     endpoint = "third rate drop" if claim.converges else "fixed epochs"
-    chosen = (result.get("learning_rates") or {}).get("chosen", {})
-    rates = (
-        "shared"
-        if not claim.tune_lr
-        else "each arm's own"
-        + (": " + ", ".join(f"{arm} {rate:g}" for arm, rate in chosen.items()) if chosen else "")
-    )
+    rates, chosen = "shared", chosen_rates(result)
+    if claim.tune_lr:
+        rates = f"each arm's own: {chosen}" if chosen else "each arm's own"
     return (
         f"| {claim.title} | {claim.paper} | {endpoint} | {rates} | {claim.control or '–'} "
         f"| {measured} | {power} | {p_holm} | {result['verdict']} |"

@@ -90,9 +90,9 @@ MINI = "alexnet_mini (AlexNet's 5-conv/3-FC layout at 32 px, widths halved)"
 
 GRID = (0.001, 0.003, 0.01, 0.03, 0.1)  # PROTOCOL.md: the learning rates each arm picks from
 CONVERGED = Path(__file__).parents[2] / "configs" / "experiment" / "claims_converged.yaml"
-_ENDPOINT = yaml.safe_load(CONVERGED.read_text())
-CAP = _ENDPOINT["trainer"]["max_epochs"]  # the endpoint's cap, in validations
-PATIENCE = _ENDPOINT["scheduler"]["patience"]  # validations without improvement per drop
+_CONVERGED_CONFIG = yaml.safe_load(CONVERGED.read_text())
+CAP = _CONVERGED_CONFIG["trainer"]["max_epochs"]  # the endpoint's cap, in validations
+PATIENCE = _CONVERGED_CONFIG["scheduler"]["patience"]  # validations without improvement per drop
 PER_VALIDATION = 10_000  # training images between validations, whatever the training set
 ENDPOINT = (
     f"the rate ÷10 after {PATIENCE} validations (one per {PER_VALIDATION:,} training images) "

@@ -227,13 +227,16 @@ def files_below(folder: Path) -> list[FoundFile]:
         seen.add(real)
         with os.scandir(directory) as entries:
             listed = sorted(entries, key=lambda entry: entry.name)
+        subfolders = []
         for entry in listed:
             if entry.is_dir():
+                if not entry.name.startswith("."):
+                    subfolders.append(entry.path)
                 continue
             link = entry.is_symlink()
             resolved = os.path.realpath(entry.path) if link else os.path.join(real, entry.name)
             found.append(FoundFile(entry.path, resolved, link))
-        pending += [e.path for e in reversed(listed) if e.is_dir() and not e.name.startswith(".")]
+        pending += reversed(subfolders)
     found.sort(key=lambda file: file.path.split(os.sep))  # Path's order, without its __lt__
     return found
 
