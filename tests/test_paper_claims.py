@@ -247,6 +247,23 @@ def test_both_arms_at_chance_is_not_tested(tmp_path):
     assert result["comparison"]["p"] < 0.05  # a "significant" difference, not reported as one
 
 
+def test_a_partial_study_reads_as_too_few_seeds(tmp_path):
+    """Aggregating a study still running: an arm without runs yet is too few seeds, not
+    a precondition read off no runs (a norm's mean of nothing stopped the report)."""
+    claim = Claim(
+        "p",
+        TOY.arms,
+        frozenset(),
+        "test_error",
+        "lower",
+        "",
+        preconditions=("decay_shrinks", "lrn_acts", "converged"),
+    )
+    write_arms(tmp_path, {"a": [0.2] * 2})
+    result = aggregate("p", claim, tmp_path, tmp_path)
+    assert result["verdict"] == "not tested: seeds per arm: 0 (a verdict needs 5)"
+
+
 def test_the_preconditions_of_overfitting_and_early_learning(tmp_path):
     overfit = Claim(
         "o", TOY.arms, frozenset(), "test_error", "lower", "", preconditions=("overfits",)

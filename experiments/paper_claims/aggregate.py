@@ -170,8 +170,6 @@ def seeds(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
 
 def left_chance(claim: Claim, runs: dict[str, list[Run]]) -> tuple[bool, str]:
     pair = [run for arm in claim.arms[:2] for run in runs.get(arm.name, [])]
-    if not pair:
-        return False, "no runs"
     worst = min(1 - test_error(run) for run in pair)
     needed = 2 * (1 - CHANCE_ERROR)
     return worst >= needed, (
@@ -422,7 +420,9 @@ def aggregate(name: str, claim: Claim, sweep: Path, out: Path) -> dict:
         for arm in claim.arms
         if runs.get(arm.name)
     }
-    checks = [seeds(claim, runs)] + [PRECONDITIONS[p](claim, runs) for p in claim.preconditions]
+    checks = [seeds(claim, runs)]
+    if all(runs.get(arm.name) for arm in claim.arms[:2]):  # a partial study: none to check
+        checks += [PRECONDITIONS[p](claim, runs) for p in claim.preconditions]
     pair = [arms.get(arm.label, {}).get(claim.metric, []) for arm in claim.arms[:2]]
     comparable = all(len(v) >= 2 and all(math.isfinite(x) for x in v) for v in pair)
     comparison = compare(claim, *pair) if comparable else None
@@ -513,7 +513,8 @@ def plot_paired(claim: Claim, arms: dict[str, dict], path: Path) -> None:
     ax.set(title=claim.title, ylabel=METRICS[claim.metric][0])
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if columns and columns[0]:  # a partial study may have no checkpoint yet
+        ax.legend(fontsize=8)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
