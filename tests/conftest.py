@@ -1,8 +1,10 @@
 """Shared fixtures: composed configs, and datasets written in their real on-disk format."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -47,15 +49,21 @@ LEAKED = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "LOCAL_RANK", "NODE_RANK", "WORLD
 def _isolated_environment(tmp_path):
     """Each test starts without SLURM's variables or what an earlier test's
     lightning.seed_everything or DDP run left in the environment, and leaves none; its
-    data directory (caches) is its own."""
+    data directory (caches) is its own. The processes it starts get a temporary folder
+    of their own, removed after it: what a process killed on purpose cannot remove
+    (multiprocessing's pymp-*, W&B's and torchelastic's folders) goes with it. (Not
+    tmp_path: a Unix socket's path, made in there, has at most 107 bytes.)"""
     saved = dict(os.environ)
     for name in list(os.environ):
         if name.startswith("SLURM_") or name in LEAKED:
             del os.environ[name]
     os.environ["ALEXNET_DATA_DIR"] = str(tmp_path / "data")
+    scratch = tempfile.mkdtemp(prefix="alexnet-test-")
+    os.environ["TMPDIR"] = scratch
     yield
     os.environ.clear()
     os.environ.update(saved)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def repository_files() -> set[Path]:
