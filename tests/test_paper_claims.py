@@ -50,6 +50,7 @@ from run_claims import (  # noqa: E402
     checkpoints_tested,
     keep_tested_checkpoint,
     rate_beyond,
+    run_all,
 )
 
 
@@ -524,6 +525,31 @@ def test_a_run_that_diverges_is_a_result_not_the_end_of_the_study(tmp_path, caps
     capsys.readouterr()
     study.train_one("toy", "grid/a/lr_1e12", diverging, seed=1)  # kept: not run again
     assert capsys.readouterr().out.strip() == "done   toy.grid.a.lr_1e12.1"
+
+
+def test_a_failed_run_is_said_at_once_and_stops_only_its_claim(tmp_path, capsys):
+    """A run the study cannot resume (its record is of other training: here a change of
+    learning rate) fails at once, in one line with the reason and the way out, and
+    ends its own task only; the study lists it at the end. (It had said nothing until
+    every task before it in order had finished: hours, in the full study.)"""
+    quick = ["data=digits", "trainer.max_epochs=1", "test=false"]
+    run = tmp_path / "toy" / "a" / "1"
+    first = run_script(
+        "train.py", *quick, "optimizer.lr=0.001", "seed=1", f"hydra.run.dir={run}", cwd=ROOT
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run / "results.json").unlink()  # as if stopped before its end, from its last.ckpt
+    study, others = Study("quick", tmp_path, jobs=1), []
+    failed = run_all(
+        [
+            lambda: study.train_one("toy", "a", [*quick, "optimizer.lr=0.5"], seed=1),
+            lambda: others.append("finished"),
+        ]
+    )
+    assert failed == ["toy.a.1"] and others == ["finished"]
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "failed" in line]
+    assert line.startswith("  failed toy.a.1 (status 2): error: resume=")
+    assert "optimizer.lr: 0.001 → 0.5" in line and line.endswith(f"to train it anew, remove {run}")
 
 
 @pytest.mark.slow

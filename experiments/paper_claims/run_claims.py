@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +44,10 @@ EXTENSIONS = 2  # how many times an arm's rate grid may grow past its edge
 LONGEST = ["bias_init", "dropout", "two_columns", "lrn", "weight_decay", "overlapping_pool"]
 
 
+class RunFailed(Exception):
+    """A run of the study ended with an error (a run that diverged is a result)."""
+
+
 class Study:
     """Where the study writes, how it runs its commands, what it prints."""
 
@@ -52,9 +56,12 @@ class Study:
         self.env = {**os.environ, "OMP_NUM_THREADS": str(max((os.cpu_count() or 1) // jobs, 1))}
         self.slots = ThreadPoolExecutor(jobs)  # the runs: ``jobs`` at a time
 
-    def run(self, command: list[str], log: Path, may_diverge: bool = False) -> int:
-        """Run ``command`` into ``log``; stop the study if it fails, but for a run that
-        diverged where ``may_diverge`` (its exit status is returned)."""
+    def run(
+        self, command: list[str], log: Path, may_diverge: bool = False, way_out: str = ""
+    ) -> int:
+        """Run ``command`` into ``log``; its exit status (a run that diverged, where
+        ``may_diverge``). One that fails is said at once, with its log's last line and
+        ``way_out``, and stops its task (:class:`RunFailed`)."""
         started = time.perf_counter()
         log.parent.mkdir(parents=True, exist_ok=True)
         # Dies with the study, even on SIGKILL: strictly, with the thread that started it
@@ -71,7 +78,12 @@ class Study:
         took = time.perf_counter() - started
         print(f"  {took:5.0f} s  {log.stem}", flush=True)
         if done.returncode not in ((0, EXIT_DIVERGED) if may_diverge else (0,)):
-            raise SystemExit(f"{log.stem} failed (status {done.returncode}); see {log}")
+            last = (log.read_text().strip().splitlines() or ["(no output)"])[-1]
+            print(
+                f"  failed {log.stem} (status {done.returncode}): {last} — {log}{way_out}",
+                flush=True,
+            )
+            raise RunFailed(log.stem)
         return done.returncode
 
     def overrides(self, name: str, claim: Claim) -> list[str]:
@@ -112,7 +124,8 @@ class Study:
             shutil.rmtree(run, ignore_errors=True)
             where = [f"hydra.run.dir={run}"]
         command = [sys.executable, "train.py", *overrides, f"seed={seed}", *where]
-        if self.run(command, log, may_diverge=True) == EXIT_DIVERGED:
+        anew = f"; to train it anew, remove {run}" if where[0].startswith("resume=") else ""
+        if self.run(command, log, may_diverge=True, way_out=anew) == EXIT_DIVERGED:
             run.mkdir(parents=True, exist_ok=True)
             (run / DIVERGED).write_text(log.read_text().splitlines()[-1] + "\n")
             return  # a result: no results.json, the arm has one run fewer (or the rate lost)
@@ -286,12 +299,28 @@ def main() -> None:
             out / "logs" / "folders.log",
         )
     started = time.perf_counter()
-    work = tasks(study, claims)
-    with ThreadPoolExecutor(len(work)) as pool:  # they wait for study.slots' runs
-        for finished in pool.map(lambda task: task(), work):
-            del finished
+    failed = run_all(tasks(study, claims))
     print(f"study: {time.perf_counter() - started:.0f} s, results in {out}", flush=True)
     aggregate_main([str(out), "--out", str(out / "report")])
+    if failed:
+        raise SystemExit(
+            f"study: {', '.join(failed)} failed (above), each stopping its claim's task; the "
+            "report has the rest: once fixed, run the study again to go on"
+        )
+
+
+def run_all(work: list[Callable[[], None]]) -> list[str]:
+    """Run the study's tasks side by side, each to its end or its first failed run;
+    the failed runs' names. (A task that fails does not stop the others: a study of
+    hours goes on with what it can.)"""
+    failed = []
+    with ThreadPoolExecutor(len(work)) as pool:  # they wait for study.slots' runs
+        for task in as_completed([pool.submit(task) for task in work]):
+            try:
+                task.result()
+            except RunFailed as failure:
+                failed.append(str(failure))
+    return failed
 
 
 if __name__ == "__main__":
