@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import multiprocessing
 import os
 import statistics
 from collections.abc import Iterable
@@ -310,8 +311,17 @@ class ImageFilesDataModule(ClassificationDataModule):
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         dataset.decode_here = device.type != "cuda"  # JPEG shards: nvJPEG on the GPU
         pipeline = SquaresPipeline(self.preset, self.image_size, self.mean, self.std, dataset.views)
+        start = None
+        if dataset.store.remote:
+            # fsspec's object-storage clients are not safe to fork once used (fsspec/s3fs
+            # #914), and this process has read the manifests: a worker forked from it
+            # hung now and then before its first read. Forkserver workers start from a
+            # clean process, which has imported what they read with once.
+            multiprocessing.set_forkserver_preload([PreparedSplit.__module__])
+            start = "forkserver"
         return DeviceBatches(
             dataset, self.batch_size, sampler, pipeline, training, device, self.num_workers,
+            start,
         )  # fmt: skip
 
     def _settle_auto(self, train: list[str]) -> None:

@@ -139,6 +139,8 @@ class DeviceBatches(ResumesMidEpoch):
         training: whether this is the training split.
         device: where batches are prepared (the training device; default: the CPU).
         num_workers: loader processes that read batches ahead (0: read in this process).
+        start_method: how they start (multiprocessing's; None: its default, fork on
+            Linux).
     """
 
     batch_sampler = None  # what Lightning's checks of a DataLoader look for
@@ -152,11 +154,12 @@ class DeviceBatches(ResumesMidEpoch):
         training: bool,
         device: torch.device | None = None,
         num_workers: int = 0,
+        start_method: str | None = None,
     ):
         self.read, self.batch_size = read, batch_size
         self.sampler, self.pipeline, self.training = sampler, pipeline, training
         self.device = device or torch.device("cpu")
-        self.num_workers = num_workers
+        self.num_workers, self.start_method = num_workers, start_method
 
     def __len__(self) -> int:
         return math.ceil(len(self.sampler) / self.batch_size)
@@ -173,6 +176,7 @@ class DeviceBatches(ResumesMidEpoch):
                 _ReadChunks(self.read, indices),
                 batch_size=None,
                 num_workers=self.num_workers,
+                multiprocessing_context=self.start_method,
                 pin_memory=self.device.type == "cuda",
                 prefetch_factor=4,
                 worker_init_fn=start_worker,
