@@ -25,6 +25,7 @@ from alexnet.models import create_model
 from alexnet.module import ClassifierModule
 from conftest import (
     error_line,
+    marked_processes,
     max_abs_difference,
     run_script,
     start,
@@ -341,12 +342,17 @@ def test_ddp_from_object_storage_resumes_after_kill_9_to_the_same_weights(tmp_pa
     whole = start(tmp_path / "whole", *overrides)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
 
-    killed = start(tmp_path / "killed", *overrides)
+    marker = f"ALEXNET_TEST_MARK={tmp_path.name}"  # in the environment of its processes
+    killed = start(tmp_path / "killed", *overrides, env=dict([marker.split("=")]))
     wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed, timeout=180)
     children = subprocess.run(["pgrep", "-P", str(killed.pid)], capture_output=True, text=True)
     for pid in [killed.pid, *map(int, children.stdout.split())]:
         os.kill(pid, signal.SIGKILL)
     killed.wait()
+    deadline = time.monotonic() + 10  # its loader workers, and the fork servers behind them
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not marked_processes(marker), "processes of the killed run outlived it"
     step = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=True)[
         "global_step"
     ]

@@ -12,20 +12,43 @@ do this without the extra exec, but it is unsafe in a program with threads."""
 
 import ctypes
 import os
+import select
 import signal
 import sys
+import threading
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def start_worker(*_: object) -> None:
+def start_worker(*_: object, command: int | None = None) -> None:
     """In a freshly started worker process: signals are its command's to handle (Ctrl-C
     and SIGTERM, sent to the whole process group by a terminal or a scheduler, are left
-    to the command, which stops its workers), and it dies with its parent. Takes and
-    ignores a worker's id (``worker_init_fn``)."""
+    to the command, which stops its workers), and it dies with its parent — and with
+    the process ``command``, where that is not its parent (a worker started by a fork
+    server). Takes and ignores a worker's id (``worker_init_fn``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()
+    if command is not None and command != os.getppid():
+        die_with(command)
+
+
+def die_with(pid: int) -> None:
+    """Exit when the process ``pid`` ends (a thread waits on its pidfd). A fork server's
+    workers keep the server alive and watch it, not the command that asked for them,
+    so without this they outlive a command killed with SIGKILL."""
+    if sys.platform != "linux":
+        return
+    try:
+        ending = os.pidfd_open(pid)
+    except ProcessLookupError:  # it has ended already
+        os._exit(1)
+
+    def wait() -> None:
+        select.select([ending], [], [])
+        os._exit(1)
+
+    threading.Thread(target=wait, name="die-with-command", daemon=True).start()
 
 
 def die_with_parent() -> None:

@@ -4,7 +4,9 @@ as they are, and cropped, flipped, resized and normalised there as whole batches
 random draws keyed by (seed, epoch, batch) so that a resumed run repeats them."""
 
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 import numpy as np
 import torch
@@ -179,7 +181,7 @@ class DeviceBatches(ResumesMidEpoch):
                 multiprocessing_context=self.start_method,
                 pin_memory=self.device.type == "cuda",
                 prefetch_factor=4,
-                worker_init_fn=start_worker,
+                worker_init_fn=partial(start_worker, command=os.getpid()),
                 generator=torch.Generator().manual_seed(self.sampler.seed),  # not the global
             )
         for number, chunk, (images, labels) in zip(
