@@ -342,8 +342,9 @@ def test_ddp_from_object_storage_resumes_after_kill_9_to_the_same_weights(tmp_pa
     whole = start(tmp_path / "whole", *overrides)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1][-3000:]
 
-    marker = f"ALEXNET_TEST_MARK={tmp_path.name}"  # in the environment of its processes
-    killed = start(tmp_path / "killed", *overrides, env=dict([marker.split("=")]))
+    mark = {"ALEXNET_TEST_MARK": tmp_path.name}  # in the environment of its processes
+    marker = "ALEXNET_TEST_MARK=" + tmp_path.name
+    killed = start(tmp_path / "killed", *overrides, env=mark)
     wait_for(tmp_path / "killed" / "checkpoints" / "last.ckpt", killed, timeout=180)
     children = subprocess.run(["pgrep", "-P", str(killed.pid)], capture_output=True, text=True)
     for pid in [killed.pid, *map(int, children.stdout.split())]:

@@ -119,12 +119,11 @@ class Study:
             print(f"  done   {log.stem}", flush=True)
             return
         if (run / "checkpoints" / "last.ckpt").is_file():
-            where = [f"resume={run}"]
+            where, anew = f"resume={run}", f"; to train it anew, remove {run}"
         else:
             shutil.rmtree(run, ignore_errors=True)
-            where = [f"hydra.run.dir={run}"]
-        command = [sys.executable, "train.py", *overrides, f"seed={seed}", *where]
-        anew = f"; to train it anew, remove {run}" if where[0].startswith("resume=") else ""
+            where, anew = f"hydra.run.dir={run}", ""
+        command = [sys.executable, "train.py", *overrides, f"seed={seed}", where]
         if self.run(command, log, may_diverge=True, way_out=anew) == EXIT_DIVERGED:
             run.mkdir(parents=True, exist_ok=True)
             (run / DIVERGED).write_text(log.read_text().splitlines()[-1] + "\n")
