@@ -66,6 +66,10 @@ def _isolated_environment(tmp_path):
     shutil.rmtree(scratch, ignore_errors=True)
 
 
+#: The claims study's runs, which a study running beside the tests writes.
+STUDY = Path("experiments", "paper_claims", "study")
+
+
 def repository_files() -> set[Path]:
     skipped = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
     return {
@@ -74,6 +78,7 @@ def repository_files() -> set[Path]:
         if not skipped & set(p.relative_to(ROOT).parts)
         and not p.name.endswith(".egg-info")
         and ".egg-info" not in str(p)
+        and not p.relative_to(ROOT).is_relative_to(STUDY)
     }
 
 

@@ -38,6 +38,7 @@ from aggregate import (  # noqa: E402
     rate_drops,
     read_arms,
     tables,
+    weight_norm,
 )
 from aggregate import (
     main as aggregate_main,
@@ -510,6 +511,19 @@ def test_a_finished_run_keeps_only_the_checkpoint_it_tested(tmp_path):
     keep_tested_checkpoint(run)
     assert list(checkpoints.iterdir()) == [tested]
     assert checkpoints_tested(tmp_path) == [tested]
+
+
+def test_a_study_read_in_another_folder_finds_its_tested_checkpoints(tmp_path):
+    """The published study is kept in the repository: a clone elsewhere reads each
+    weight-decay run's norm from the run's own folder, not where results.json says the
+    checkpoint was written."""
+    run = tmp_path / "clone" / "weight_decay" / "wd" / "1"
+    (run / "checkpoints").mkdir(parents=True)
+    weights = {"conv.weight": torch.full((2, 2, 1, 1), 3.0), "conv.bias": torch.ones(2)}
+    torch.save({"state_dict": weights}, run / "checkpoints" / "epoch_004.ckpt")
+    trained_at = "/elsewhere/weight_decay/wd/1/checkpoints/epoch_004.ckpt"
+    (run / "results.json").write_text(json.dumps({"best_checkpoint": trained_at}))
+    assert weight_norm(read_run(run)) == pytest.approx(6.0)  # sqrt(4 × 9), bias left out
 
 
 @pytest.mark.slow

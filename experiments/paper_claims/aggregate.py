@@ -65,8 +65,10 @@ def lrn_acting(run: Run) -> float:
 
 
 def weight_norm(run: Run) -> float:
-    """L2 norm of the tested checkpoint's conv and linear weights."""
-    checkpoint = torch.load(run.results["best_checkpoint"], map_location="cpu", weights_only=True)
+    """L2 norm of the tested checkpoint's conv and linear weights (found in the run's own
+    folder: results.json names it where the run was trained, maybe another machine)."""
+    tested = run.path / "checkpoints" / Path(run.results["best_checkpoint"]).name
+    checkpoint = torch.load(tested, map_location="cpu", weights_only=True)
     weights = [
         t for k, t in checkpoint["state_dict"].items() if k.endswith("weight") and t.ndim > 1
     ]

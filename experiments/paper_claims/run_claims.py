@@ -39,6 +39,9 @@ from alexnet.errors import EXIT_DIVERGED  # noqa: E402
 
 HYDRA_LOCK = threading.Lock()  # Hydra's compose API is global state: one thread at a time
 DIVERGED = "diverged"  # in a run directory: the run diverged (its log's last line)
+#: The published study's runs, kept in the repository (what aggregate.py reads of each:
+#: study/.gitignore), so that it goes on where it stopped on any machine.
+STUDY = HERE / "study"
 EXTENSIONS = 2  # how many times an arm's rate grid may grow past its edge
 #: The claims whose arms take longest (full mode), started first to balance the workers.
 LONGEST = ["bias_init", "dropout", "two_columns", "lrn", "weight_decay", "overlapping_pool"]
@@ -280,18 +283,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=MODES, default="full")
     parser.add_argument("--claims", nargs="+", choices=CLAIMS, default=list(CLAIMS))
-    parser.add_argument("--out", type=Path, default=None, help="default: /tmp/claims_<mode>")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"default: {STUDY} (full), /tmp/claims_<mode>"
+    )
     parser.add_argument(
         "--jobs", type=int, default=None, help="runs at a time (default: 2, gpu: 1)"
     )
     args = parser.parse_args()
     jobs = args.jobs or (1 if args.mode == "gpu" else 2)
-    out = args.out or Path(f"/tmp/claims_{args.mode}")
+    out = args.out or (STUDY if args.mode == "full" else Path(f"/tmp/claims_{args.mode}"))
     out.mkdir(parents=True, exist_ok=True)
     study = Study(args.mode, out, jobs)
     claims = [c for c in args.claims if args.mode != "gpu" or CLAIMS[c].gpu]
     folder = study.settings["folder"]
-    if "ten_crop" in claims and not (out / "folders" / folder).is_dir():
+    ten_crop_runs = "ten_crop" in claims and not (
+        CLAIMS["ten_crop"].not_tested and args.mode == "full"
+    )
+    if ten_crop_runs and not (out / "folders" / folder).is_dir():
         make = ROOT / "experiments/benchmarks/out_of_the_box/make_folders.py"
         study.run(
             [sys.executable, str(make), str(out / "folders"), "--only", folder],
