@@ -55,8 +55,11 @@ gpu-wheels: $(STAMP) ## here: build the wheels a GPU machine without network nee
 gpu-check: ## on a GPU machine: every GPU path and benchmark, logs in $$OUT (at most 8 min)
 	bash experiments/gpu_check/gpu_check.sh
 
+# The slow tests that time nothing and share nothing run on every core; the others
+# (signals, kill -9, DDP, benchmarks) one at a time.
 test-all: test ## every test: the fast ones, then the slow real-process ones (DDP, signals, sweeps, PostgreSQL, benchmarks)
-	$(BIN)/python -m pytest -m slow --durations=20 $(ARGS)
+	$(BIN)/python -m pytest -m "slow and beside_others" -n auto $(ARGS)
+	$(BIN)/python -m pytest -m "slow and not beside_others" --durations=20 $(ARGS)
 
 bench: $(STAMP) ## run the CPU benchmarks (experiments/benchmarks/, ~30 min on 2 cores)
 	$(BIN)/python experiments/benchmarks/startup/bench_startup.py

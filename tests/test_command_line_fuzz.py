@@ -12,8 +12,6 @@ from alexnet.run.cli import run_hydra
 from alexnet.spec import TrainSpec
 from conftest import CONFIG_DIR, compose_config
 
-SLOW = pytest.mark.slow  # 260 cases, half a second each: `make test-all`; a few in `make test`
-
 #: A value of the wrong type for an option whose default has this type (a nested list,
 #: for any option: no option takes one).
 WRONG = {bool: "maybe", int: "abc", float: "abc"}
@@ -80,7 +78,10 @@ def one_error_line(stderr: str) -> str:
     return lines[0]
 
 
-@SLOW
+# 260 cases like these two, half a second each in this process: `make test-all` runs them
+# on every core; a few are in `make test`.
+@pytest.mark.slow
+@pytest.mark.beside_others
 @pytest.mark.parametrize(("key", "value"), wrong_values())
 def test_a_value_of_the_wrong_type(key, value, tmp_path, monkeypatch, capsys):
     code, stderr = run_train(f"{key}={value}", tmp_path, monkeypatch, capsys)
@@ -89,7 +90,8 @@ def test_a_value_of_the_wrong_type(key, value, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").rglob("*.log"))
 
 
-@SLOW
+@pytest.mark.slow
+@pytest.mark.beside_others
 @pytest.mark.parametrize("key", sorted(OPTIONS))
 def test_a_misspelt_option_gets_the_right_one_suggested(key, tmp_path, monkeypatch, capsys):
     code, stderr = run_train(f"{key}{key[-1]}=1", tmp_path, monkeypatch, capsys)

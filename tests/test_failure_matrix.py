@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, marked_processes, run_script
+from alexnet.module import ClassifierModule
+from alexnet.run.command import run_command
+from conftest import CONFIG_DIR, ROOT, marked_processes, run_script
 from fixtures import write_class_tree
 
 SHORT = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1"]
@@ -129,7 +131,8 @@ def cells() -> list:
         for place in places:
             for fault in PLACES[place].faults:
                 fast = fault == "read-only" and place in ("run folder", "data dir")
-                marks = () if fast and name in ("train", "prepare") else (pytest.mark.slow,)
+                slow = (pytest.mark.slow, pytest.mark.beside_others)  # a mount namespace each
+                marks = () if fast and name in ("train", "prepare") else slow
                 found.append(pytest.param(name, place, fault, marks=marks))
     return found
 
@@ -271,3 +274,40 @@ def test_a_signal_ends_a_command_in_one_line_and_no_process_outlives_it(
     while marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not marked_processes(marker), "processes of the command outlived it"
+
+
+#: A command run in this process, with a signal sent from inside Lightning's loop: the
+#: step whose first call sends it, and the task.
+INSIDE_THE_LOOP = {
+    "eval": ("test_step", "alexnet.tasks.evaluate:evaluate", ["ckpt_path={ckpt}"]),
+    "train": ("validation_step", "alexnet.tasks.train:train", [*SHORT, "logger=csv"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+@pytest.mark.parametrize("name", INSIDE_THE_LOOP)
+def test_a_signal_inside_lightnings_loop_ends_the_command_in_its_one_line(
+    name, signum, world, tmp_path, monkeypatch, capfd
+):
+    """Lightning's loops catch Ctrl-C themselves and end with status 1 and a line of
+    their own: a signal while one runs (eval's first test batch, the training run's
+    sanity check) ends the command as it does anywhere else."""
+    step, task, args = INSIDE_THE_LOOP[name]
+    original = getattr(ClassifierModule, step)
+
+    def signalled(self, *inputs, **options):
+        os.kill(os.getpid(), signum)
+        return original(self, *inputs, **options)
+
+    monkeypatch.setattr(ClassifierModule, step, signalled)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALEXNET_ROOT", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *[a.format(**world) for a in args]])
+    with pytest.raises(SystemExit) as ended:
+        run_command(CONFIG_DIR, name, task)
+    output = capfd.readouterr()
+    assert ended.value.code == 128 + signum, output.err[-3000:]
+    errors = [line for line in output.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and signum.name in errors[0], output.err[-3000:]
+    assert "KeyboardInterrupt" not in output.out + output.err

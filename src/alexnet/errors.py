@@ -10,6 +10,16 @@ EXIT_LOST_PROCESS = 5
 EXIT_PRUNED = 6
 
 
+class StoppedBySignal(BaseException):
+    """Ctrl-C or SIGTERM while Lightning runs a loop (alexnet.faults.signals): not a
+    KeyboardInterrupt, which Lightning's loops catch and end with status 1 and a line of
+    their own, but, like one, past every ``except Exception``."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class UserError(Exception):
     """A problem the user caused and can fix; the entry points print it as one line
     and exit with status 2. The message says what is wrong and what to do."""

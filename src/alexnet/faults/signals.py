@@ -18,15 +18,36 @@ same folder and resumes from last.ckpt.
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import lightning as L
 
 from alexnet.console import warn
-from alexnet.errors import Preempted
+from alexnet.errors import Preempted, StoppedBySignal
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def signals_past_lightning() -> Iterator[None]:
+    """While Lightning fits, tests or validates: Ctrl-C and SIGTERM raise
+    :class:`StoppedBySignal`, which Lightning lets through after its teardown, so that the
+    command ends in its one line and status 128 + the signal (alexnet.run.interrupts).
+    Python's own KeyboardInterrupt is caught by Lightning's loops, which end with status 1
+    (lightning.pytorch.trainer.call). While it trains, CheckpointOnSignal takes over."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise StoppedBySignal(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def submitit_signal() -> int | None:
@@ -54,7 +75,7 @@ class CheckpointOnSignal(L.Callback):
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop at once
+            raise StoppedBySignal(signum)  # a second Ctrl-C: stop at once
         self.received = signum
         warn(
             f"{signal.Signals(signum).name} received: stopping after this step "

@@ -28,7 +28,15 @@ from omegaconf.errors import (
 
 from alexnet import console
 from alexnet.arguments import closest
-from alexnet.errors import EXIT_USER_ERROR, Diverged, Pruned, RunStopped, UserError, causes
+from alexnet.errors import (
+    EXIT_USER_ERROR,
+    Diverged,
+    Pruned,
+    RunStopped,
+    StoppedBySignal,
+    UserError,
+    causes,
+)
 from alexnet.faults.resume import command_config_aside, discard_command_config
 from alexnet.module import EPOCH_METRICS
 from alexnet.processes import die_with_parent
@@ -249,7 +257,7 @@ def run_hydra(task: Callable[[Any], object], config_dir: Path, config_name: str)
             ):
                 raise  # a failed job: the sweeper records it (sweeps/sweeper.py) or stops the sweep
             stop(stopped)
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM (alexnet.run.interrupts): nothing left
+        except (KeyboardInterrupt, StoppedBySignal):  # Ctrl-C, SIGTERM: nothing left
             discard_command_config(run_dir)
             discard_if_unused(run_dir)
             raise

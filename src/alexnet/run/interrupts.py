@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from alexnet.errors import StoppedBySignal
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt: past
@@ -23,11 +25,14 @@ def _terminate(signum: int, frame: object) -> None:
 def one_line_on_signals() -> Iterator[None]:
     """Run the command; SIGINT (Ctrl-C) or SIGTERM ends it with one ``error:`` line and
     exit status 130 or 143."""
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
-    except KeyboardInterrupt as stopped:
-        signum = signal.SIGTERM if isinstance(stopped, Terminated) else signal.SIGINT
+    except (KeyboardInterrupt, StoppedBySignal) as stopped:
+        if isinstance(stopped, StoppedBySignal):
+            signum = signal.Signals(stopped.signum)
+        else:
+            signum = signal.SIGTERM if isinstance(stopped, Terminated) else signal.SIGINT
         print(
             f"error: stopped by {signum.name} before it finished; what it wrote is whole: "
             "run the same command again (a training run: resume=<its run dir>)",
@@ -35,3 +40,5 @@ def one_line_on_signals() -> Iterator[None]:
             flush=True,
         )
         sys.exit(128 + signum)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

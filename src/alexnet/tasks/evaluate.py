@@ -10,6 +10,7 @@ from alexnet.builder import build_data, build_trainer, load_model, set_up
 from alexnet.checkpoints import read_checkpoint
 from alexnet.checkpoints.identity import class_map
 from alexnet.console import inform
+from alexnet.faults.signals import signals_past_lightning
 from alexnet.module import ClassifierModule
 from alexnet.spec import EvalSpec, checkpoint_data
 from alexnet.tasks.results import print_results
@@ -38,11 +39,9 @@ def evaluate(spec: EvalSpec) -> dict[str, float]:
     )
     trainer = build_trainer(spec.trainer, logger=False)
     run = trainer.test if spec.split == "test" else trainer.validate
-    metrics = {
-        name: float(value)
-        for loader in run(module, datamodule=datamodule, verbose=False)
-        for name, value in loader.items()
-    }
+    with signals_past_lightning():
+        tested = run(module, datamodule=datamodule, verbose=False)
+    metrics = {name: float(value) for loader in tested for name, value in loader.items()}
     output_dir = Path(spec.paths.output_dir)
     if trainer.is_global_zero:
         report = {

@@ -24,13 +24,21 @@ from alexnet.builder import (
 )
 from alexnet.checkpoints import Checkpoint, read_checkpoint
 from alexnet.console import inform
-from alexnet.errors import EXIT_LOST_PROCESS, Diverged, Pruned, RunStopped, UserError
+from alexnet.errors import (
+    EXIT_LOST_PROCESS,
+    Diverged,
+    Pruned,
+    RunStopped,
+    StoppedBySignal,
+    UserError,
+)
 from alexnet.faults.resume import (
     check_resume,
     checkpoint_to_resume,
     keep_command_config,
     note_resume,
 )
+from alexnet.faults.signals import signals_past_lightning
 from alexnet.faults.watchdog import Watchdog
 from alexnet.loggers import continue_csv_log, finish_loggers, git_commit, summarise_run
 from alexnet.module import ClassifierModule
@@ -101,7 +109,8 @@ def find_learning_rate(
     learning rate before training; its plot goes into the run directory."""
     from lightning.pytorch.tuner import Tuner
 
-    finder = Tuner(trainer).lr_find(module, datamodule=datamodule, update_attr=False)
+    with signals_past_lightning():
+        finder = Tuner(trainer).lr_find(module, datamodule=datamodule, update_attr=False)
     rate = finder.suggestion() if finder else None
     if rate is None:
         raise UserError("lr_find found no learning rate (too few steps?): set optimizer.lr")
@@ -128,15 +137,20 @@ def continue_logs(output_dir: Path, resumed: Checkpoint, loggers: list) -> list[
 @contextmanager
 def loggers_finished(loggers: list, trainer: L.Trainer, watchdog: Watchdog) -> Iterator[None]:
     """Finish the loggers with the run's exit code, and say what stopped a run that
-    failed: divergence (and the checkpoints to go back to), or a lost process."""
+    failed: divergence (and the checkpoints to go back to), a lost process, or a signal
+    (past Lightning's handling: the command's one line)."""
     exit_code = 0
     try:
-        yield
+        with signals_past_lightning():
+            yield
     except Diverged as diverged:
         exit_code = diverged.exit_code
         raise Diverged(f"training diverged: {diverged}; {good_checkpoints(trainer)}") from None
     except RunStopped as stopped:
         exit_code = stopped.exit_code
+        raise
+    except StoppedBySignal as stopped:
+        exit_code = 128 + stopped.signum
         raise
     except Exception:  # a collective fails when another process dies: say which
         lost = watchdog.lost_process(wait_s=5.0)
