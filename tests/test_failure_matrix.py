@@ -123,6 +123,11 @@ cd "$CELL_CWD" && exec "$@"
 """
 
 
+#: A cell of `make test-all`: its fault is in a mount namespace of its own, so it runs
+#: beside the others.
+SLOW_CELL = (pytest.mark.slow, pytest.mark.beside_others)
+
+
 def cells() -> list:
     found = []
     for name, command in COMMANDS.items():
@@ -131,8 +136,7 @@ def cells() -> list:
         for place in places:
             for fault in PLACES[place].faults:
                 fast = fault == "read-only" and place in ("run folder", "data dir")
-                slow = (pytest.mark.slow, pytest.mark.beside_others)  # a mount namespace each
-                marks = () if fast and name in ("train", "prepare") else slow
+                marks = () if fast and name in ("train", "prepare") else SLOW_CELL
                 found.append(pytest.param(name, place, fault, marks=marks))
     return found
 

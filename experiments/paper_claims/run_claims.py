@@ -136,6 +136,10 @@ class Study:
     def seeds(self) -> list[int]:
         return list(range(1, self.settings["seeds"] + 1))
 
+    def tests(self, claim: Claim) -> bool:
+        """Whether this mode runs ``claim`` (full mode leaves the "not tested" out)."""
+        return not (claim.not_tested and self.mode == "full")
+
 
 def keep_tested_checkpoint(run: Path) -> None:
     """Remove a finished run's checkpoints but the one it tested (results.json's
@@ -261,7 +265,7 @@ def tasks(study: Study, names: list[str]) -> list[Callable[[], None]]:
     whole, per_arm = [], []
     for name in names:
         claim = CLAIMS[name]
-        if claim.not_tested and study.mode == "full":
+        if not study.tests(claim):
             print(f"  {name}: not tested: {claim.not_tested}", flush=True)
             continue
         if claim.paired or claim.tune_lr:
@@ -296,9 +300,7 @@ def main() -> None:
     study = Study(args.mode, out, jobs)
     claims = [c for c in args.claims if args.mode != "gpu" or CLAIMS[c].gpu]
     folder = study.settings["folder"]
-    ten_crop_runs = "ten_crop" in claims and not (
-        CLAIMS["ten_crop"].not_tested and args.mode == "full"
-    )
+    ten_crop_runs = "ten_crop" in claims and study.tests(CLAIMS["ten_crop"])
     if ten_crop_runs and not (out / "folders" / folder).is_dir():
         make = ROOT / "experiments/benchmarks/out_of_the_box/make_folders.py"
         study.run(
