@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
+from alexnet.faults.watchdog import THREAD_NAME as WATCHDOG_THREAD
 from alexnet.run.cli import compose, spec_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +66,17 @@ def _isolated_environment(tmp_path):
     os.environ.clear()
     os.environ.update(saved)
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_watchdog_left():
+    """No run's watchdog thread outlives its run: left running in the test process, it
+    would end pytest itself (``os._exit``) once its hang timeout passed."""
+    yield
+    watching = [t for t in threading.enumerate() if t.name == WATCHDOG_THREAD]
+    for thread in watching:
+        thread.join(timeout=5)  # a stopped watch ends within its 1 s period
+    assert not any(t.is_alive() for t in watching), "a run's watchdog thread outlived it"
 
 
 #: The claims study's runs, which a study running beside the tests writes.

@@ -21,6 +21,8 @@ import lightning as L
 from alexnet import console
 from alexnet.errors import EXIT_HUNG, EXIT_LOST_PROCESS
 
+THREAD_NAME = "alexnet-watchdog"
+
 
 def _ended_by(returncode: int) -> str:
     if returncode < 0:
@@ -62,7 +64,7 @@ class Watchdog(L.Callback):
         )
         self.launcher_pid = os.getppid() if started_by_lightning else None
         self.rank = trainer.global_rank
-        threading.Thread(target=self._watch, name="alexnet-watchdog", daemon=True).start()
+        threading.Thread(target=self._watch, name=THREAD_NAME, daemon=True).start()
         for local_rank, child in enumerate(self.children, start=1):
             # A thread waiting on each child ends the job the moment it dies: Lightning's
             # observer polls every 5 s and SIGKILLs this process too, with no word of why,
@@ -76,6 +78,11 @@ class Watchdog(L.Callback):
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self.stopped is not None:
             self.stopped.set()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        """A run ended by an exception skips ``teardown``: the watch stops here, or in a
+        process that goes on (a notebook, a test) it would end that process later."""
+        self.teardown(trainer, pl_module, "exception")
 
     def _progress(self, trainer: L.Trainer, what: str) -> None:
         self.last_progress = time.monotonic()
