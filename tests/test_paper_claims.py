@@ -37,6 +37,7 @@ from aggregate import (  # noqa: E402
     holm,
     rate_drops,
     read_arms,
+    sittings_lines,
     tables,
     weight_norm,
 )
@@ -46,6 +47,7 @@ from aggregate import (
 from claims import CLAIMS, MODES, Arm, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
 from run_claims import (  # noqa: E402
+    Sitting,
     Study,
     arm_overrides,
     checkpoints_tested,
@@ -539,6 +541,30 @@ def test_a_run_that_diverges_is_a_result_not_the_end_of_the_study(tmp_path, caps
     capsys.readouterr()
     study.train_one("toy", "grid/a/lr_1e12", diverging, seed=1)  # kept: not run again
     assert capsys.readouterr().out.strip() == "done   toy.grid.a.lr_1e12.1"
+    (sitting,) = json.loads((tmp_path / "sittings.json").read_text())
+    assert sitting["runs"] == 1 and sitting["last_run"] >= sitting["started"]
+
+
+def test_each_sitting_of_a_study_is_recorded_with_its_machine_and_wall_time(tmp_path):
+    """Each sitting of the study that finishes a run adds itself (its machine, versions,
+    runs and last finished run) to sittings.json, and the report tables them with their
+    wall time."""
+    Sitting(tmp_path).run_finished()
+    Sitting(tmp_path)  # a sitting that finished nothing: no entry
+    later = Sitting(tmp_path)
+    later.run_finished()
+    later.run_finished()
+    earlier, later = json.loads((tmp_path / "sittings.json").read_text())
+    assert earlier["runs"] == 1 and later["runs"] == 2 and later["last_run"] >= later["started"]
+    assert earlier["cores"] == os.cpu_count() and earlier["torch"] == torch.__version__
+    earlier.update(started="2026-12-07T18:56:00+00:00", last_run="2026-12-07T21:42:00+00:00")
+    earlier["by_hand"] = "from its commits"
+    (tmp_path / "sittings.json").write_text(json.dumps([earlier, later]))
+    lines = sittings_lines(tmp_path)
+    row = "| 2026-12-07T18:56:00+00:00 | 2026-12-07T21:42:00+00:00 (from its commits) |"
+    assert f"{row} {earlier['machine']} |" in "\n".join(lines)
+    assert lines[-2] == "Wall time, each sitting's start to its last finished run: 2 h 46 min."
+    assert sittings_lines(tmp_path / "elsewhere") == []
 
 
 def test_a_failed_run_is_said_at_once_and_stops_only_its_claim(tmp_path, capsys):

@@ -14,6 +14,7 @@ its SUMMARY_START and SUMMARY_END lines, so that the README's rows are the repor
 import argparse
 import csv
 import dataclasses
+import datetime
 import itertools
 import json
 import math
@@ -678,6 +679,40 @@ def tables(results: dict[str, dict]) -> tuple[str, str]:
     return "\n".join(sections), "\n".join(rows) + "\n"
 
 
+def sittings_lines(study: Path) -> list[str]:
+    """The study's sittings (run_claims.py's sittings.json): each one's start, last
+    finished run, machine, versions and runs; and their wall time in all. An entry
+    written by hand says how in ``by_hand``."""
+    path = study / "sittings.json"
+    if not path.is_file():
+        return []
+    lines = [
+        "## Sittings",
+        "",
+        "| started (UTC) | last run finished | machine | cores | Python, torch, Lightning "
+        "| runs finished |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    wall, when = datetime.timedelta(), datetime.datetime.fromisoformat
+    for s in json.loads(path.read_text()):
+        if s["last_run"]:
+            wall += when(s["last_run"]) - when(s["started"])
+        versions = f"{s['python']}, {s['torch']}, {s['lightning']}"
+        last = (s["last_run"] or "–") + (f" ({s['by_hand']})" if "by_hand" in s else "")
+        lines.append(
+            f"| {s['started']} | {last} | {s['machine']} | {s['cores']} "
+            f"| {versions} | {s['runs']} |"
+        )
+    minutes = round(wall.total_seconds() / 60)
+    return [
+        *lines,
+        "",
+        f"Wall time, each sitting's start to its last finished run: "
+        f"{minutes // 60} h {minutes % 60:02d} min.",
+        "",
+    ]
+
+
 def around_summary(readme: Path) -> tuple[str, str]:
     """``readme``'s text up to its summary's start marker and from its end marker; a
     file without one of each is refused (before the report writes anything)."""
@@ -707,7 +742,7 @@ def main(argv: list[str] | None = None) -> None:
     correct_for_many_tests(results)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     sections, summary = tables(results)
-    (out / "results.md").write_text(sections)
+    (out / "results.md").write_text("\n".join([sections, *sittings_lines(args.results)]))
     (out / "summary.md").write_text(summary)
     if readme:
         args.readme.write_text(readme[0] + summary + readme[1])

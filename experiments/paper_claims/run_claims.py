@@ -15,8 +15,10 @@ device, longer schedules, one run at a time.
 """
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -25,7 +27,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import partial
+from importlib.metadata import version
 from pathlib import Path
+
+import torch
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -35,6 +40,7 @@ from aggregate import main as aggregate_main  # noqa: E402
 from claims import CLAIMS, MODES, Claim  # noqa: E402
 from factors import check_factor  # noqa: E402
 
+from alexnet.atomic import write_atomically  # noqa: E402
 from alexnet.errors import EXIT_DIVERGED  # noqa: E402
 
 HYDRA_LOCK = threading.Lock()  # Hydra's compose API is global state: one thread at a time
@@ -45,6 +51,43 @@ STUDY = HERE / "study"
 EXTENSIONS = 2  # how many times an arm's rate grid may grow past its edge
 #: The claims whose arms take longest (full mode), started first to balance the workers.
 LONGEST = ["bias_init", "dropout", "two_columns", "lrn", "weight_decay", "overlapping_pool"]
+SITTINGS = "sittings.json"  # in the study's folder: when, where and on what each sitting ran
+
+
+def machine() -> dict[str, object]:
+    """The processor, its cores and the versions a sitting ran on."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+    cpu = names[0].split(":", 1)[1].strip() if names else platform.processor()
+    return {
+        "machine": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": version("lightning"),
+    }
+
+
+class Sitting:
+    """This sitting's entry in the study's sittings.json, written when its first run
+    finishes (a sitting that finishes none, such as a rerun that only writes the report,
+    leaves no entry): when it started and on what machine, how many runs it finished and
+    when the last one did (a sitting may end with SIGKILL: its end is its last run's)."""
+
+    def __init__(self, out: Path):
+        self.path, self.lock = out / SITTINGS, threading.Lock()
+        self.before = json.loads(self.path.read_text()) if self.path.is_file() else []
+        self.entry = {"started": utc_now(), **machine(), "runs": 0, "last_run": None}
+
+    def run_finished(self) -> None:
+        with self.lock:
+            self.entry.update(runs=self.entry["runs"] + 1, last_run=utc_now())
+            text = json.dumps([*self.before, self.entry], indent=2) + "\n"
+            write_atomically(self.path, lambda file: file.write(text.encode()))
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 class RunFailed(Exception):
@@ -58,6 +101,7 @@ class Study:
         self.mode, self.settings, self.out = mode, MODES[mode], out
         self.env = {**os.environ, "OMP_NUM_THREADS": str(max((os.cpu_count() or 1) // jobs, 1))}
         self.slots = ThreadPoolExecutor(jobs)  # the runs: ``jobs`` at a time
+        self.sitting = Sitting(out)
 
     def run(
         self, command: list[str], log: Path, may_diverge: bool = False, way_out: str = ""
@@ -130,8 +174,10 @@ class Study:
         if self.run(command, log, may_diverge=True, way_out=anew) == EXIT_DIVERGED:
             run.mkdir(parents=True, exist_ok=True)
             (run / DIVERGED).write_text(log.read_text().splitlines()[-1] + "\n")
-            return  # a result: no results.json, the arm has one run fewer (or the rate lost)
-        keep_tested_checkpoint(run)
+            # a result: no results.json, the arm has one run fewer (or the rate lost)
+        else:
+            keep_tested_checkpoint(run)
+        self.sitting.run_finished()
 
     def seeds(self) -> list[int]:
         return list(range(1, self.settings["seeds"] + 1))
