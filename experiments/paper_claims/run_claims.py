@@ -56,8 +56,9 @@ SITTINGS = "sittings.json"  # in the study's folder: when, where and on what eac
 
 def machine() -> dict[str, object]:
     """The processor, its cores and the versions a sitting ran on."""
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+    cpuinfo = Path("/proc/cpuinfo")  # Linux's; elsewhere platform's word
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    names = [line for line in lines if line.startswith("model name")]
     cpu = names[0].split(":", 1)[1].strip() if names else platform.processor()
     return {
         "machine": cpu,
@@ -172,9 +173,9 @@ class Study:
             where, anew = f"hydra.run.dir={run}", ""
         command = [sys.executable, "train.py", *overrides, f"seed={seed}", where]
         if self.run(command, log, may_diverge=True, way_out=anew) == EXIT_DIVERGED:
+            # a result: no results.json, the arm has one run fewer (or the rate lost)
             run.mkdir(parents=True, exist_ok=True)
             (run / DIVERGED).write_text(log.read_text().splitlines()[-1] + "\n")
-            # a result: no results.json, the arm has one run fewer (or the rate lost)
         else:
             keep_tested_checkpoint(run)
         self.sitting.run_finished()
